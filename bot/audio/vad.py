@@ -1,0 +1,112 @@
+"""Voice-activity segmentation of one participant's 16 kHz stream with webrtcvad.
+
+The policy, in one place:
+- audio is cut into `frame_ms` frames and each is classified speech / not speech;
+- an utterance opens on the first speech frame (keeping `PRE_ROLL_MS` of audio
+  before it so the first phoneme is not clipped);
+- it closes after `hangover_ms` of consecutive non-speech, or when it reaches
+  `max_utterance_s` (long monologues are cut so text arrives while they go on);
+- utterances with less than `min_speech_ms` of speech are dropped (coughs, clicks).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import webrtcvad
+
+from bot.audio.pcm import ASR_RATE
+from bot.config import VadSettings
+
+PRE_ROLL_MS = 210
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """A span of speech: samples (int16, 16 kHz) and its position in the stream."""
+
+    samples: np.ndarray
+    start_s: float
+    end_s: float
+    cut: bool  # True when closed by max_utterance_s rather than by a pause
+
+
+class VadSegmenter:
+    def __init__(self, settings: VadSettings, rate: int = ASR_RATE) -> None:
+        self._vad = webrtcvad.Vad(settings.aggressiveness)
+        self._rate = rate
+        self._frame = rate * settings.frame_ms // 1000
+        self._frame_ms = settings.frame_ms
+        self._hangover_frames = max(1, settings.hangover_ms // settings.frame_ms)
+        self._min_speech_frames = max(1, settings.min_speech_ms // settings.frame_ms)
+        self._max_frames = int(settings.max_utterance_s * 1000) // settings.frame_ms
+        self._pending = np.zeros(0, dtype=np.int16)
+        self._position = 0  # samples consumed so far
+        self._pre_roll: deque[np.ndarray] = deque(maxlen=max(1, PRE_ROLL_MS // settings.frame_ms))
+        self._active: list[np.ndarray] = []
+        self._active_start = 0
+        self._speech_frames = 0
+        self._silent_run = 0
+
+    @property
+    def position_s(self) -> float:
+        return self._position / self._rate
+
+    @property
+    def in_speech(self) -> bool:
+        return bool(self._active)
+
+    def push(self, samples: np.ndarray) -> list[Utterance]:
+        """Feed int16 samples; return the utterances that closed."""
+        self._pending = np.concatenate([self._pending, samples]) if self._pending.size else samples
+        closed: list[Utterance] = []
+        while self._pending.size >= self._frame:
+            frame, self._pending = self._pending[: self._frame], self._pending[self._frame :]
+            utterance = self._step(frame)
+            if utterance is not None:
+                closed.append(utterance)
+        return closed
+
+    def flush(self) -> Utterance | None:
+        """End of stream: close an open utterance if it holds enough speech."""
+        return self._close(cut=False) if self._active else None
+
+    def _step(self, frame: np.ndarray) -> Utterance | None:
+        is_speech = self._vad.is_speech(frame.tobytes(), self._rate)
+        frame_start = self._position
+        self._position += frame.size
+        if not self._active:
+            if is_speech:
+                self._active = list(self._pre_roll) + [frame]
+                self._active_start = frame_start - sum(f.size for f in self._pre_roll)
+                self._pre_roll.clear()
+                self._speech_frames, self._silent_run = 1, 0
+            else:
+                self._pre_roll.append(frame)
+            return None
+        self._active.append(frame)
+        if is_speech:
+            self._speech_frames += 1
+            self._silent_run = 0
+        else:
+            self._silent_run += 1
+        if self._silent_run >= self._hangover_frames:
+            return self._close(cut=False)
+        if len(self._active) >= self._max_frames:
+            return self._close(cut=True)
+        return None
+
+    def _close(self, cut: bool) -> Utterance | None:
+        frames, speech = self._active, self._speech_frames
+        # Trailing hang-over silence carries no words; keep a little of it only.
+        keep_tail = min(self._silent_run, max(1, 150 // self._frame_ms))
+        if self._silent_run > keep_tail:
+            frames = frames[: len(frames) - (self._silent_run - keep_tail)]
+        self._active, self._speech_frames, self._silent_run = [], 0, 0
+        if speech < self._min_speech_frames:
+            return None
+        samples = np.concatenate(frames)
+        start = self._active_start
+        return Utterance(samples, start / self._rate, (start + samples.size) / self._rate, cut)

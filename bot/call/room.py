@@ -1,0 +1,265 @@
+"""CallConnector for the embedded room: a full-mesh P2P client over aiortc.
+
+The newcomer offers to every peer already present; peers answer. aiortc puts
+all ICE candidates in the SDP, so no trickle is needed from us, but trickled
+candidates from browsers are accepted. Each remote peer gets its own outbound
+track, so the bot can speak to one late joiner without repeating itself to all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import websockets
+from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.sdp import candidate_from_sdp
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from bot.audio.outbound import SpeakerTrack
+from bot.call.base import (
+    AudioTrackReceived,
+    CallEnded,
+    CallEvent,
+    CallJoinError,
+    ParticipantJoined,
+    ParticipantLeft,
+    TextReceived,
+)
+from bot.call.ice import rtc_configuration
+from bot.call.room_protocol import MAX_MESSAGE_BYTES, RoomUrl, encode
+from bot.log import get_logger
+from bot.transcribe.segment import Participant
+
+log = get_logger(__name__)
+
+JOIN_TIMEOUT_S = 10.0
+
+
+@dataclass
+class _PeerLink:
+    participant: Participant
+    pc: RTCPeerConnection
+    speaker: SpeakerTrack
+    channel: RTCDataChannel | None = None
+    pending_text: list[str] = field(default_factory=list)
+
+
+class RoomConnector:
+    def __init__(
+        self, url: RoomUrl, display_name: str, role: str = "bot", stun_servers: list[str] | None = None
+    ) -> None:
+        if not url.token:
+            raise CallJoinError("the room link has no token. Fix: use the full link printed by `sessionbot room`.")
+        self.url = url
+        self.display_name = display_name
+        self.role = role
+        self._stun = stun_servers or []
+        self._ws: ClientConnection | None = None
+        self._links: dict[str, _PeerLink] = {}
+        self._known: dict[str, Participant] = {}
+        self._events: asyncio.Queue[CallEvent] = asyncio.Queue()
+        self._reader: asyncio.Task[None] | None = None
+        self._left = False
+        self.id: str | None = None
+
+    # -- CallConnector -----------------------------------------------------
+
+    async def join(self) -> list[Participant]:
+        try:
+            self._ws = await websockets.connect(self.url.websocket, max_size=MAX_MESSAGE_BYTES, open_timeout=JOIN_TIMEOUT_S)
+        except (OSError, InvalidStatus, TimeoutError) as exc:
+            raise CallJoinError(f"cannot reach the room at {self.url.base} ({exc}). Fix: is `sessionbot room` running?") from exc
+        await self._ws.send(encode({"type": "join", "room": self.url.room, "token": self.url.token,
+                                    "name": self.display_name, "role": self.role}))
+        try:
+            reply = json.loads(await asyncio.wait_for(self._ws.recv(), JOIN_TIMEOUT_S))
+        except (ConnectionClosed, TimeoutError, json.JSONDecodeError) as exc:
+            raise CallJoinError(f"the room did not answer the join ({type(exc).__name__}).") from exc
+        if reply.get("type") == "error":
+            await self._ws.close()
+            raise CallJoinError(f"the room refused to let us join: {reply.get('message')}")
+        if reply.get("type") != "welcome":
+            raise CallJoinError(f"unexpected first reply from the room: {reply.get('type')!r}")
+        self.id = reply["id"]
+        present = [self._participant(p) for p in reply.get("peers", [])]
+        log.info("call_joined", platform="room", participants=len(present))
+        for participant in present:
+            await self._offer(participant)
+        self._reader = asyncio.create_task(self._read(), name="room-signalling")
+        return present
+
+    async def events(self) -> AsyncIterator[CallEvent]:
+        while True:
+            event = await self._events.get()
+            yield event
+            if isinstance(event, CallEnded):
+                return
+
+    async def speak(self, samples: np.ndarray, rate: int, to: set[str] | None = None) -> None:
+        plays = [link.speaker.play(samples, rate) for pid, link in self._links.items() if to is None or pid in to]
+        if plays:
+            await asyncio.gather(*plays, return_exceptions=True)
+
+    async def send_text(self, text: str, to: set[str] | None = None) -> None:
+        payload = json.dumps({"type": "chat", "from": self.display_name, "text": text})
+        for pid, link in self._links.items():
+            if to is not None and pid not in to:
+                continue
+            if link.channel is not None and link.channel.readyState == "open":
+                link.channel.send(payload)
+            else:
+                link.pending_text.append(payload)
+
+    async def leave(self) -> None:
+        if self._left:
+            return
+        self._left = True
+        if self._ws is not None:
+            try:
+                await self._ws.send(encode({"type": "leave"}))
+            except ConnectionClosed:
+                pass
+            await self._ws.close()
+        if self._reader is not None:
+            self._reader.cancel()
+        for link in list(self._links.values()):
+            await self._close_link(link)
+        self._links.clear()
+        await self._events.put(CallEnded("left"))
+        log.info("call_left", platform="room")
+
+    # -- signalling ----------------------------------------------------------
+
+    async def _read(self) -> None:
+        assert self._ws is not None
+        reason = "signalling closed"
+        try:
+            async for raw in self._ws:
+                try:
+                    message = json.loads(raw)
+                    if not isinstance(message, dict):
+                        raise ValueError("not an object")
+                    await self._dispatch(message)
+                except (ValueError, KeyError, TypeError) as exc:
+                    log.warning("signalling_message_invalid", platform="room", error=type(exc).__name__)
+        except ConnectionClosed:
+            pass
+        except asyncio.CancelledError:
+            return
+        if not self._left:
+            await self._events.put(CallEnded(reason))
+
+    async def _dispatch(self, message: dict[str, object]) -> None:
+        kind = message.get("type")
+        if kind == "peer-joined":
+            # Announced as joined once its offer arrives and a media link exists.
+            self._participant(message["peer"])  # type: ignore[arg-type]
+        elif kind == "peer-left":
+            self._known.pop(str(message["id"]), None)
+            link = self._links.pop(str(message["id"]), None)
+            if link is not None:
+                await self._close_link(link)
+                await self._events.put(ParticipantLeft(link.participant))
+        elif kind == "offer":
+            await self._answer(str(message["from"]), str(message["sdp"]))
+        elif kind == "answer":
+            link = self._links[str(message["from"])]
+            await link.pc.setRemoteDescription(RTCSessionDescription(sdp=str(message["sdp"]), type="answer"))
+        elif kind == "candidate":
+            await self._add_candidate(str(message["from"]), message.get("candidate"))
+        elif kind == "error":
+            log.warning("room_error", code=message.get("code"))
+        else:
+            raise ValueError(f"unknown message type {kind!r}")
+
+    def _participant(self, peer: dict[str, str]) -> Participant:
+        participant = Participant(id=str(peer["id"]), display_name=str(peer["name"])[:64], role=peer.get("role"))
+        self._known[participant.id] = participant
+        return participant
+
+    def _link(self, participant: Participant) -> _PeerLink:
+        pc = RTCPeerConnection(rtc_configuration(self._stun))
+        speaker = SpeakerTrack()
+        pc.addTrack(speaker)
+        link = _PeerLink(participant, pc, speaker)
+        self._links[participant.id] = link
+        self._events.put_nowait(ParticipantJoined(participant))
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            if track.kind == "audio":
+                self._events.put_nowait(AudioTrackReceived(participant, track))
+
+        @pc.on("datachannel")
+        def on_datachannel(channel: RTCDataChannel) -> None:
+            self._attach_channel(link, channel)
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            log.info("peer_connection_state", peer_id=participant.id, state=pc.connectionState)
+
+        return link
+
+    def _attach_channel(self, link: _PeerLink, channel: RTCDataChannel) -> None:
+        link.channel = channel
+
+        @channel.on("open")
+        def on_open() -> None:
+            for payload in link.pending_text:
+                channel.send(payload)
+            link.pending_text.clear()
+
+        @channel.on("message")
+        def on_message(data: str | bytes) -> None:
+            try:
+                message = json.loads(data)
+                text = str(message["text"])[:2000]
+            except (ValueError, KeyError, TypeError):
+                log.warning("chat_message_invalid", peer_id=link.participant.id)
+                return
+            self._events.put_nowait(TextReceived(link.participant, text))
+
+        if channel.readyState == "open":
+            on_open()
+
+    async def _offer(self, participant: Participant) -> None:
+        link = self._link(participant)
+        self._attach_channel(link, link.pc.createDataChannel("chat"))
+        await link.pc.setLocalDescription(await link.pc.createOffer())
+        await self._send({"type": "offer", "to": participant.id, "sdp": link.pc.localDescription.sdp})
+
+    async def _answer(self, peer_id: str, sdp: str) -> None:
+        link = self._links.get(peer_id)
+        if link is None:
+            participant = self._known.get(peer_id) or Participant(id=peer_id, display_name=peer_id)
+            link = self._link(participant)
+        await link.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        await link.pc.setLocalDescription(await link.pc.createAnswer())
+        await self._send({"type": "answer", "to": peer_id, "sdp": link.pc.localDescription.sdp})
+
+    async def _add_candidate(self, peer_id: str, candidate: object) -> None:
+        link = self._links.get(peer_id)
+        if link is None or not isinstance(candidate, dict) or not candidate.get("candidate"):
+            return
+        parsed = candidate_from_sdp(str(candidate["candidate"]).removeprefix("candidate:"))
+        parsed.sdpMid = candidate.get("sdpMid")
+        parsed.sdpMLineIndex = candidate.get("sdpMLineIndex")
+        await link.pc.addIceCandidate(parsed)
+
+    async def _send(self, message: dict[str, object]) -> None:
+        assert self._ws is not None
+        try:
+            await self._ws.send(encode(message))
+        except ConnectionClosed:
+            pass
+
+    @staticmethod
+    async def _close_link(link: _PeerLink) -> None:
+        link.speaker.stop()
+        await link.pc.close()

@@ -1,0 +1,187 @@
+"""The embedded room: a websockets signalling relay for P2P calls, plus the web page
+people use to join from a browser.
+
+Every room has a join token (compared in constant time). The server only
+relays session descriptions between the peers of one room; media flows peer to
+peer and never through it. A malformed message is answered with an error and
+skipped; it never affects the sender's other messages or any other room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import itertools
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from importlib import resources
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from bot.call.room_protocol import (
+    MAX_MESSAGE_BYTES,
+    Candidate,
+    Description,
+    Join,
+    Leave,
+    ProtocolError,
+    RoomUrl,
+    encode,
+    parse_client_message,
+)
+from bot.log import get_logger
+
+log = get_logger(__name__)
+
+CLOSE_REFUSED = 4003
+
+
+@dataclass
+class Peer:
+    id: str
+    name: str
+    role: str
+    connection: ServerConnection
+
+    def public(self) -> dict[str, str]:
+        return {"id": self.id, "name": self.name, "role": self.role}
+
+
+@dataclass
+class Room:
+    name: str
+    token: str
+    peers: dict[str, Peer] = field(default_factory=dict)
+
+
+class RoomServer:
+    def __init__(self, rooms: dict[str, str], host: str = "127.0.0.1", port: int = 8765) -> None:
+        self.rooms = {name: Room(name, token) for name, token in rooms.items()}
+        self.host = host
+        self.port = port
+        self._server: Server | None = None
+        self._ids = itertools.count(1)
+        self._page = resources.files("bot.call").joinpath("static/room.html").read_bytes()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def link(self, room: str) -> RoomUrl:
+        return RoomUrl(base=self.base_url, room=room, token=self.rooms[room].token)
+
+    async def start(self) -> None:
+        self._server = await serve(
+            self._handle,
+            self.host,
+            self.port,
+            process_request=self._http,
+            max_size=MAX_MESSAGE_BYTES,
+            max_queue=32,
+        )
+        self.port = self._server.sockets[0].getsockname()[1]  # resolves port 0
+        log.info("room_server_started", host=self.host, port=self.port, rooms=len(self.rooms))
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            log.info("room_server_stopped")
+
+    async def __aenter__(self) -> RoomServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.stop()
+
+    def _http(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = request.path.split("?", 1)[0]
+        if path == "/ws":
+            return None  # continue with the websocket handshake
+        if path.startswith("/room/") and path.count("/") == 2:
+            headers = Headers(
+                [
+                    ("Content-Type", "text/html; charset=utf-8"),
+                    ("Content-Length", str(len(self._page))),
+                    ("Cache-Control", "no-store"),
+                    ("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; "
+                     "style-src 'unsafe-inline'; connect-src 'self' ws: wss:; media-src 'self' blob: mediastream:"),
+                    ("Referrer-Policy", "no-referrer"),
+                ]
+            )
+            return Response(200, "OK", headers, self._page)
+        return connection.respond(HTTPStatus.NOT_FOUND, "Not found. Open /room/NAME?token=TOKEN.\n")
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        peer: Peer | None = None
+        room: Room | None = None
+        try:
+            async for raw in connection:
+                try:
+                    message = parse_client_message(raw)
+                    if peer is None:
+                        room, peer = await self._admit(connection, message)
+                        if peer is None:
+                            return
+                    elif isinstance(message, Description | Candidate):
+                        await self._relay(room, peer, message)  # type: ignore[arg-type]
+                    elif isinstance(message, Leave):
+                        return
+                    else:
+                        raise ProtocolError("already-joined", "this connection has already joined a room")
+                except ProtocolError as problem:
+                    log.warning("signalling_message_invalid", code=problem.code, peer_id=peer.id if peer else None)
+                    await _send(connection, {"type": "error", "code": problem.code, "message": problem.message})
+        except ConnectionClosed:
+            pass
+        finally:
+            if room is not None and peer is not None:
+                room.peers.pop(peer.id, None)
+                log.info("room_peer_left", room=room.name, peer_id=peer.id, peers=len(room.peers))
+                await self._broadcast(room, {"type": "peer-left", "id": peer.id})
+
+    async def _admit(self, connection: ServerConnection, message: object) -> tuple[Room | None, Peer | None]:
+        if not isinstance(message, Join):
+            raise ProtocolError("join-first", "send a 'join' message with room, token and name first")
+        room = self.rooms.get(message.room)
+        # Same answer for an unknown room and a wrong token: do not reveal which rooms exist.
+        expected = room.token if room is not None else ""
+        if room is None or not hmac.compare_digest(message.token.encode(), expected.encode()):
+            log.warning("room_join_refused", reason="bad-token")
+            await _send(
+                connection,
+                {"type": "error", "code": "bad-token",
+                 "message": "refused: unknown room or wrong join token. Use the full link given by the clinician."},
+            )
+            await connection.close(CLOSE_REFUSED, "unknown room or wrong token")
+            return None, None
+        peer = Peer(id=f"p{next(self._ids)}", name=message.name, role=message.role, connection=connection)
+        others = [p.public() for p in room.peers.values()]
+        room.peers[peer.id] = peer
+        log.info("room_peer_joined", room=room.name, peer_id=peer.id, role=peer.role, peers=len(room.peers))
+        await _send(connection, {"type": "welcome", "id": peer.id, "room": room.name, "peers": others})
+        await self._broadcast(room, {"type": "peer-joined", "peer": peer.public()}, exclude=peer.id)
+        return room, peer
+
+    async def _relay(self, room: Room, sender: Peer, message: Description | Candidate) -> None:
+        target = room.peers.get(message.to)
+        if target is None:
+            raise ProtocolError("unknown-peer", f"no peer {message.to!r} in this room")
+        payload = message.model_dump(exclude={"to"}, exclude_none=False)
+        payload["from"] = sender.id
+        await _send(target.connection, payload)
+
+    async def _broadcast(self, room: Room, message: dict[str, object], exclude: str | None = None) -> None:
+        targets = [p.connection for p in room.peers.values() if p.id != exclude]
+        await asyncio.gather(*(_send(c, message) for c in targets))
+
+
+async def _send(connection: ServerConnection, message: dict[str, object]) -> None:
+    try:
+        await connection.send(encode(message))
+    except ConnectionClosed:
+        pass

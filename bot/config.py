@@ -1,0 +1,178 @@
+"""Typed settings loaded from a TOML file, with errors that name the key and the fix.
+
+Every key has a default, so an empty file (or no file) is a valid configuration.
+Unknown keys are errors: a typo must never be silently ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_ANNOUNCEMENTS_DIR = REPO_ROOT / "announcements"
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("SESSIONBOT_CACHE_DIR")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "sessionbot"
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the person who has to fix it."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class BotSettings(_Section):
+    display_name: str = Field("Session assistant (AI)", min_length=1, max_length=64)
+
+
+class SessionSettings(_Section):
+    language: str = Field("en", description="Session language: announcements/<language>.toml must exist.")
+    note_template: Literal["simple"] = "simple"
+
+
+class TranscriptionSettings(_Section):
+    model: str = Field("base", description="'base', 'tiny.en', a CTranslate2 model directory, or a hub name.")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    compute_type: str = "int8"
+    cpu_threads: int = Field(1, ge=1, le=64)
+    num_workers: int = Field(1, ge=1, le=16)
+    beam_size: int = Field(1, ge=1, le=10)
+    no_speech_threshold: float = Field(0.6, ge=0.0, le=1.0)
+    log_prob_threshold: float = Field(-1.0, le=0.0)
+    compression_ratio_threshold: float = Field(2.4, gt=1.0)
+
+
+class VadSettings(_Section):
+    aggressiveness: int = Field(2, ge=0, le=3)
+    frame_ms: Literal[10, 20, 30] = 30
+    hangover_ms: int = Field(600, ge=90, le=5000)
+    min_speech_ms: int = Field(250, ge=30, le=5000)
+    max_utterance_s: float = Field(15.0, ge=2.0, le=30.0)
+
+
+class IceSettings(_Section):
+    host_addresses: list[str] = Field(
+        default_factory=list,
+        description="Addresses ICE gathers host candidates on; empty = every interface but loopback (aioice default).",
+    )
+    stun_servers: list[str] = Field(default_factory=list)
+
+
+class LeaveSettings(_Section):
+    nobody_joined_timeout_s: float = Field(1200.0, gt=0)
+    everyone_left_grace_s: float = Field(2.0, ge=0)
+
+
+class RoomSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8765, ge=0, le=65535)
+    token: str | None = Field(None, description="Join token; prefer the SESSIONBOT_ROOM_TOKEN environment variable.")
+
+
+class NoteSettings(_Section):
+    include_transcript: bool = Field(
+        True, description="Append the cited transcript to the note so every citation can be checked."
+    )
+
+
+class PathSettings(_Section):
+    output_dir: Path = Path("notes")
+    cache_dir: Path = Field(default_factory=default_cache_dir)
+    announcements_dir: Path = DEFAULT_ANNOUNCEMENTS_DIR
+
+
+class LogSettings(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    file: Path | None = Field(None, description="JSON-lines log file; default is standard error.")
+
+
+class Settings(_Section):
+    bot: BotSettings = Field(default_factory=BotSettings)
+    session: SessionSettings = Field(default_factory=SessionSettings)
+    transcription: TranscriptionSettings = Field(default_factory=TranscriptionSettings)
+    vad: VadSettings = Field(default_factory=VadSettings)
+    ice: IceSettings = Field(default_factory=IceSettings)
+    leave: LeaveSettings = Field(default_factory=LeaveSettings)
+    room: RoomSettings = Field(default_factory=RoomSettings)
+    notes: NoteSettings = Field(default_factory=NoteSettings)
+    paths: PathSettings = Field(default_factory=PathSettings)
+    logging: LogSettings = Field(default_factory=LogSettings)
+
+    @field_validator("paths")
+    @classmethod
+    def _expand_paths(cls, paths: PathSettings) -> PathSettings:
+        return PathSettings(
+            output_dir=paths.output_dir.expanduser(),
+            cache_dir=paths.cache_dir.expanduser(),
+            announcements_dir=paths.announcements_dir.expanduser(),
+        )
+
+    def available_languages(self) -> list[str]:
+        return sorted(p.stem for p in self.paths.announcements_dir.glob("*.toml"))
+
+    def check_language(self, language: str, key: str = "session.language") -> None:
+        languages = self.available_languages()
+        if language not in languages:
+            raise ConfigError(
+                f"{key}: unknown language {language!r}. Fix: use one of {', '.join(languages) or '(none found)'}"
+                f" or add {self.paths.announcements_dir / (language + '.toml')}."
+            )
+
+
+_FIXES: dict[str, str] = {
+    "extra_forbidden": "remove it or check its spelling against config/sessionbot.example.toml",
+    "missing": "add it",
+}
+
+
+def _describe(error: dict[str, Any]) -> str:
+    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    value = error.get("input")
+    fix = _FIXES.get(error["type"], f"expected: {error['msg'].lower()}")
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown key. Fix: {fix}."
+    return f"{key}: bad value {value!r} ({error['msg']}). Fix: {fix}."
+
+
+def settings_from_mapping(data: dict[str, Any], source: str = "configuration") -> Settings:
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = "\n  ".join(_describe(e) for e in exc.errors())  # type: ignore[arg-type]
+        raise ConfigError(f"{source} is not valid:\n  {problems}") from None
+    settings.check_language(settings.session.language)
+    return settings
+
+
+def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+    """Load settings from a TOML file (optional) and apply dotted-key overrides such as
+    {"session.language": "es"} from the command line."""
+    data: dict[str, Any] = {}
+    source = "built-in defaults"
+    if path is not None:
+        source = str(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such configuration file. Fix: check the path.") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(
+                f"{path} is not valid TOML: {exc}. Fix: correct the syntax at that line "
+                "(strings need quotes, tables look like [section])."
+            ) from None
+    for dotted, value in (overrides or {}).items():
+        section, _, key = dotted.partition(".")
+        data.setdefault(section, {})[key] = value
+    return settings_from_mapping(data, source)

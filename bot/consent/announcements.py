@@ -1,0 +1,56 @@
+"""Localized announcement texts, loaded from announcements/<language>.toml."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.config import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Messages(_Strict):
+    announcement: str = Field(min_length=20)
+    late_joiner: str = Field(min_length=20)
+    acknowledgement: str = Field(min_length=5)
+
+
+class Announcements(_Strict):
+    language: str
+    voice: str
+    words_per_minute: int = Field(160, ge=80, le=400)
+    spoken: Messages
+    text: Messages
+
+    def spoken_for(self, kind: str, name: str) -> str:
+        return getattr(self.spoken, kind).format(name=name)
+
+    def text_for(self, kind: str, name: str) -> str:
+        return getattr(self.text, kind).format(name=name)
+
+
+def load_announcements(directory: Path, language: str) -> Announcements:
+    path = directory / f"{language}.toml"
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        available = sorted(p.stem for p in directory.glob("*.toml"))
+        raise ConfigError(
+            f"session.language: no announcements for {language!r} ({path} is missing). "
+            f"Fix: use one of {', '.join(available)} or add that file."
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}. Fix: correct the syntax at that line.") from None
+    try:
+        announcements = Announcements.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{path}: {problems}. Fix: compare with announcements/en.toml.") from None
+    if announcements.language != language:
+        raise ConfigError(f"{path}: language = {announcements.language!r} but the file is for {language!r}.")
+    return announcements

@@ -1,0 +1,60 @@
+"""Render a note to Markdown and JSON and write both with owner-only permissions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bot.files import ensure_private_dir, write_private
+from bot.notes.base import Note
+
+
+def clock(seconds: float) -> str:
+    total = int(seconds)
+    return f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
+
+
+def to_markdown(note: Note, include_transcript: bool) -> str:
+    f = note.facts
+    people = ", ".join(f"{p['display_name']} ({p.get('role') or 'participant'})" for p in f.participants) or "none"
+    lines = [
+        f"# Session note (draft) — {f.started_at[:10]}",
+        "",
+        f"> **{note.banner}**",
+        "",
+        "## Session",
+        "",
+        f"- Session id: `{f.session_id}`",
+        f"- Started: {f.started_at}",
+        f"- Duration: {clock(f.duration_s)}",
+        f"- Language: {f.language}",
+        f"- Participants: {people}",
+        f"- Template: {note.template}",
+        "",
+    ]
+    for section in note.sections:
+        lines += [f"## {section.title}", ""]
+        if not section.statements:
+            lines += [f"_{section.empty_text}_", ""]
+            continue
+        for statement in section.statements:
+            cites = ", ".join(f"[{e.segment_id} {clock(e.start)}–{clock(e.end)}](#{e.segment_id})" for e in statement.evidence)
+            lines.append(f"- {statement.text} ({cites})")
+        lines.append("")
+    if include_transcript and note.transcript:
+        lines += ["## Transcript (automatic; may contain recognition errors)", ""]
+        for s in note.transcript:
+            lines.append(f"- <a id=\"{s.id}\"></a>**{s.id}** {clock(s.start)}–{clock(s.end)} {s.display_name}: {s.text}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_note(note: Note, output_dir: Path, include_transcript: bool) -> tuple[Path, Path]:
+    ensure_private_dir(output_dir)
+    stem = f"{note.facts.started_at[:19].replace(':', '').replace('-', '')}-{note.facts.session_id}"
+    data = note.to_dict()
+    if not include_transcript:
+        data["transcript"] = []
+    markdown = write_private(output_dir / f"{stem}.md", to_markdown(note, include_transcript))
+    as_json = write_private(output_dir / f"{stem}.json", json.dumps(data, indent=2, ensure_ascii=False))
+    return markdown, as_json

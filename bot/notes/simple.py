@@ -1,0 +1,44 @@
+"""The first, deliberately simple note generator.
+
+It invents nothing: each statement is what a participant said, attributed and
+cited with the segment it comes from, grouped by speaker in the order spoken.
+Short consecutive segments of one speaker are joined into one statement that
+cites all of them. (The structured SOAP/DAP/BIRP generator replaces this.)
+"""
+
+from __future__ import annotations
+
+from bot.notes.base import Evidence, Note, Section, SessionFacts, Statement
+from bot.transcribe.segment import Segment
+
+MERGE_GAP_S = 1.5
+ROLE_TITLES = {"clinician": "Clinician", "client": "Client"}
+
+
+class SimpleNoteGenerator:
+    def generate(
+        self, segments: list[Segment], facts: SessionFacts, template: str = "simple",
+        purposes: frozenset[str] = frozenset({"notes"}),
+    ) -> Note:
+        ordered = sorted(segments, key=lambda s: (s.start, s.id))
+        groups: list[list[Segment]] = []
+        for segment in ordered:
+            previous = groups[-1][-1] if groups else None
+            if previous and previous.participant_id == segment.participant_id and segment.start - previous.end <= MERGE_GAP_S:
+                groups[-1].append(segment)
+            else:
+                groups.append([segment])
+        by_speaker: dict[str, list[Statement]] = {}
+        titles: dict[str, str] = {}
+        for group in groups:
+            first = group[0]
+            role = ROLE_TITLES.get(first.role or "", "Participant")
+            titles[first.participant_id] = f"{role}: {first.display_name}"
+            quote = " ".join(s.text.strip() for s in group)
+            by_speaker.setdefault(first.participant_id, []).append(
+                Statement(text=f"{first.display_name} said: \u201c{quote}\u201d", evidence=tuple(Evidence.of(s) for s in group))
+            )
+        sections = [Section(title=f"What was said — {titles[pid]}", statements=tuple(sts)) for pid, sts in by_speaker.items()]
+        if not sections:
+            sections = [Section(title="What was said", statements=())]
+        return Note(template=template, facts=facts, sections=tuple(sections), transcript=tuple(ordered))

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# One-step set-up for `make demo` and `make test`: system packages, the
+# virtualenv in .venv, the package with its pinned-compatible dependencies,
+# and the default speech models provisioned offline into the cache.
+# Safe to run again: each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=.venv
+PYTHON=${PYTHON:-}
+EXTRAS=${SETUP_EXTRAS:-test}
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+# --- system packages -------------------------------------------------------
+missing=()
+command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+        say "installing Debian packages: ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    else
+        echo "sessionbot needs these Debian packages: ${missing[*]}" >&2
+        echo "Install them first, then run this again:" >&2
+        echo "    sudo apt-get install -y ${missing[*]}" >&2
+        exit 1
+    fi
+fi
+say "system packages: espeak-ng $(espeak-ng --version | awk '{print $4}')"
+
+# --- virtualenv --------------------------------------------------------------
+if [ -z "$PYTHON" ]; then
+    for candidate in python3.11 python3; do
+        if command -v "$candidate" >/dev/null 2>&1 &&
+           "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+            PYTHON=$candidate; break
+        fi
+    done
+fi
+if [ -z "$PYTHON" ]; then
+    echo "sessionbot needs Python 3.11 (python3.11 or python3 on PATH)." >&2
+    echo "On Debian: sudo apt-get install -y python3.11 python3.11-venv" >&2
+    exit 1
+fi
+if [ ! -x "$VENV/bin/python" ]; then
+    say "creating virtualenv in $VENV with $($PYTHON --version)"
+    "$PYTHON" -m venv "$VENV"
+fi
+
+# Reinstall only when the project's dependency declaration changed.
+stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)-$EXTRAS"
+if [ ! -f "$stamp" ]; then
+    say "installing sessionbot and its dependencies into $VENV (first run: a few minutes)"
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet -e ".[$EXTRAS]"
+    rm -f "$VENV"/.installed-*
+    touch "$stamp"
+else
+    say "dependencies already installed in $VENV"
+fi
+
+# --- speech models -----------------------------------------------------------
+"$VENV/bin/sessionbot" models provision
