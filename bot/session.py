@@ -18,7 +18,7 @@ from pathlib import Path
 
 import structlog
 
-from bot.audio.tts import AnnouncementVoice
+from bot.audio.tts import SpeechRenderError, render_speech_async
 from bot.call.base import (
     AudioTrackReceived,
     CallConnector,
@@ -93,7 +93,6 @@ class SessionRunner:
         self._announcements: Announcements = load_announcements(
             settings.paths.announcements_dir, settings.session.language
         )
-        self._voice = AnnouncementVoice(settings.paths.cache_dir)
         self._started_wall = datetime.now(UTC)
         self._started = time.monotonic()
         self._present: dict[str, Participant] = {}
@@ -122,12 +121,12 @@ class SessionRunner:
         try:
             # Render before joining, so the announcement starts the moment media flows.
             self._speech = {
-                kind: await self._voice.render_async(a.spoken_for(kind, name), a.voice, a.words_per_minute)
+                kind: await render_speech_async(a.spoken_for(kind, name), a.voice, a.words_per_minute)
                 for kind in ("announcement", "late_joiner")
             }
             await self._connector.join()
-        except CallJoinError as exc:
-            self._transition(State.FAILED, reason="join_failed")
+        except (CallJoinError, SpeechRenderError) as exc:
+            self._transition(State.FAILED, reason=type(exc).__name__)
             return SessionResult(self.session_id, self.state, str(exc))
         self._started = time.monotonic()
         self._started_wall = datetime.now(UTC)
@@ -168,7 +167,8 @@ class SessionRunner:
             log.info("participant_joined", participant_id=p.id, role=p.role, present=len(self._present))
             self._progress("participant_joined", {"participant": p})
             if p.id not in self._announced:
-                kind = "late_joiner" if self._announced else "announcement"
+                # Whoever arrives once the first announcement is over gets the shorter one.
+                kind = "late_joiner" if self.state == State.LISTENING else "announcement"
                 self._announced[p.id] = kind
                 self._spawn(self._announce(p, kind))
         elif isinstance(event, ParticipantLeft):

@@ -52,7 +52,7 @@ stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)-$EXTRAS"
 if [ ! -f "$stamp" ]; then
     say "installing sessionbot and its dependencies into $VENV (first run: a few minutes)"
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet -e ".[$EXTRAS]"
+    "$VENV/bin/python" -m pip install --quiet -e ".[$EXTRAS]" 2>&1 | { grep -v -e "is ignored: it is neither a file" -e "^ *$" || true; }
     rm -f "$VENV"/.installed-*
     touch "$stamp"
 else

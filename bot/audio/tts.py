@@ -1,87 +1,65 @@
-"""The bot's own voice: announcements rendered with pyttsx3 (driving espeak-ng).
+"""Speech synthesis with espeak-ng, rendered straight into memory.
 
-Rendering is cached on disk per (text, voice, rate), because the same
-announcement is spoken in every session. These files hold only the bot's own
-synthesized announcements, never anything a participant said.
+Used for the bot's own announcements and for the demo's simulated people.
+`espeak-ng --stdout` writes the WAV to a pipe, so no audio touches the disk.
+Renderings are cached in memory: the same announcement is spoken in every
+session and to every late joiner.
+
+(pyttsx3 2.99's espeak driver was tried first: in a fresh process it wrote no
+file at all for our full-length announcement, every time, and it drops the
+final chunk of audio when it does write. See README, "Speech synthesis".)
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hashlib
-import io
-import os
-import threading
-from pathlib import Path
+import shutil
+import subprocess
+from functools import lru_cache
 
 import numpy as np
 
-from bot.audio.pcm import read_wav
-from bot.files import ensure_private_dir
-from bot.log import get_logger
+from bot.audio.pcm import wav_bytes_to_pcm
 
-log = get_logger(__name__)
-
-ANNOUNCEMENT_CACHE_SUBDIR = "announcements"
-_engine_lock = threading.Lock()
+RENDER_TIMEOUT_S = 30.0
 
 
 class SpeechRenderError(Exception):
     pass
 
 
-def announcement_cache_key(text: str, voice: str, words_per_minute: int) -> str:
-    return hashlib.sha256(f"pyttsx3-espeak|{voice}|{words_per_minute}|{text}".encode()).hexdigest()[:32]
+def _espeak() -> str:
+    path = shutil.which("espeak-ng")
+    if path is None:
+        raise SpeechRenderError("espeak-ng is not installed. Fix: `apt-get install espeak-ng` (or run `make setup`).")
+    return path
 
 
-def _render_with_pyttsx3(text: str, voice: str, words_per_minute: int, path: Path) -> None:
-    import pyttsx3
-
-    with _engine_lock:
-        try:
-            engine = pyttsx3.init("espeak")
-        except (RuntimeError, OSError) as exc:
-            raise SpeechRenderError(
-                f"espeak-ng is not usable ({exc}). Fix: install it with `apt-get install espeak-ng`."
-            ) from exc
-        voices = {v.id: v for v in engine.getProperty("voices")}
-        if voice not in voices:
-            raise SpeechRenderError(
-                f"espeak-ng has no voice {voice!r}. Fix: choose one listed by `espeak-ng --voices`."
-            )
-        engine.setProperty("voice", voice)
-        engine.setProperty("rate", words_per_minute)
-        # pyttsx3 prints "Audio saved to …" on stdout; the console is not its to use.
-        with contextlib.redirect_stdout(io.StringIO()):
-            engine.save_to_file(text, str(path))
-            engine.runAndWait()
-    if not path.is_file() or path.stat().st_size < 1000:
-        raise SpeechRenderError(f"espeak-ng rendered no audio for voice {voice!r}.")
+@lru_cache(maxsize=64)
+def _render_cached(text: str, voice: str, words_per_minute: int, pitch: int) -> tuple[bytes, int]:
+    # "--" ends the options, so text starting with "-" is never read as one.
+    command = [_espeak(), "--stdout", "-v", voice, "-s", str(words_per_minute), "-p", str(pitch), "--", text]
+    try:
+        done = subprocess.run(command, capture_output=True, timeout=RENDER_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired:
+        raise SpeechRenderError(f"espeak-ng took longer than {RENDER_TIMEOUT_S:.0f} s") from None
+    if done.returncode != 0 or len(done.stdout) < 1000:
+        message = done.stderr.decode(errors="replace").strip()[:200]
+        raise SpeechRenderError(
+            f"espeak-ng rendered no audio for voice {voice!r} ({message or 'no output'}). "
+            "Fix: choose a voice listed by `espeak-ng --voices`."
+        )
+    samples, rate = wav_bytes_to_pcm(done.stdout)
+    return samples.tobytes(), rate
 
 
-class AnnouncementVoice:
-    """Renders announcement text to int16 mono PCM, caching the result by content."""
+def render_speech(text: str, voice: str, words_per_minute: int = 160, pitch: int = 50) -> tuple[np.ndarray, int]:
+    """Int16 mono samples and their rate (22.05 kHz for espeak-ng)."""
+    data, rate = _render_cached(text, voice, words_per_minute, pitch)
+    return np.frombuffer(data, dtype=np.int16), rate
 
-    def __init__(self, cache_dir: Path) -> None:
-        self.directory = cache_dir / ANNOUNCEMENT_CACHE_SUBDIR
 
-    def path_for(self, text: str, voice: str, words_per_minute: int) -> Path:
-        return self.directory / f"{announcement_cache_key(text, voice, words_per_minute)}.wav"
-
-    def render(self, text: str, voice: str, words_per_minute: int = 165) -> tuple[np.ndarray, int]:
-        path = self.path_for(text, voice, words_per_minute)
-        if not path.is_file():
-            ensure_private_dir(self.directory)
-            partial = path.with_suffix(f".partial-{os.getpid()}.wav")
-            try:
-                _render_with_pyttsx3(text, voice, words_per_minute, partial)
-                os.chmod(partial, 0o600)
-                os.replace(partial, path)
-            finally:
-                partial.unlink(missing_ok=True)
-            log.info("announcement_rendered", voice=voice, cache_key=path.stem)
-        return read_wav(str(path))
-
-    async def render_async(self, text: str, voice: str, words_per_minute: int = 165) -> tuple[np.ndarray, int]:
-        return await asyncio.to_thread(self.render, text, voice, words_per_minute)
+async def render_speech_async(
+    text: str, voice: str, words_per_minute: int = 160, pitch: int = 50
+) -> tuple[np.ndarray, int]:
+    return await asyncio.to_thread(render_speech, text, voice, words_per_minute, pitch)

@@ -20,12 +20,12 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from bot.audio.pcm import Resampler, rms_dbfs
+from bot.audio.tts import render_speech_async
 from bot.call.base import AudioTrackReceived, CallEnded
 from bot.call.ice import use_host_addresses
 from bot.call.room import RoomConnector
 from bot.call.room_protocol import RoomUrl
 from bot.demo.script import SCRIPTS, Script
-from bot.demo.voices import speak_to_memory
 
 VOICED_DBFS = -45.0
 FRAME_S = 0.02
@@ -113,7 +113,10 @@ class SimulatedParticipant:
 
 async def run(url: RoomUrl, script: Script) -> int:
     people = {v.role: SimulatedParticipant(url, v.display_name, v.role) for v in script.voices}
-    speech = {i: await speak_to_memory(line.text, script.voice(line.role)) for i, line in enumerate(script.lines)}
+    speech = {}
+    for index, line in enumerate(script.lines):
+        voice = script.voice(line.role)
+        speech[index] = await render_speech_async(line.text, voice.espeak_voice, voice.words_per_minute, voice.pitch)
     for person in people.values():
         await person.join()
         emit("joined", name=person.display_name, role=person.role)
