@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,18 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 
+def fail(message: str, code: int = 2) -> None:
+    """Print an error as plain text (no markup, no wrapping) and exit."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
 def _settings(config: Path | None, overrides: dict[str, Any]) -> Settings:
     try:
         return load_settings(config, {k: v for k, v in overrides.items() if v is not None})
     except ConfigError as exc:
-        err_console.print(f"[red]configuration error:[/] {exc}")
-        sys.exit(2)
+        fail(f"configuration error: {exc}")
+        raise  # unreachable: fail() exits
 
 
 def _logging(settings: Settings, log_file: Path | None = None) -> None:
@@ -48,14 +55,17 @@ def main() -> None:
 @config_option
 @language_option
 @click.option("--model", default=None, help="Speech model: base, tiny.en, or a CTranslate2 directory.")
-@click.option("--log-file", type=click.Path(path_type=Path), default=Path(".sessionbot/logs/demo.jsonl"),
-              show_default=True, help="Where the JSON-lines log goes.")
+@click.option("--log-file", type=click.Path(path_type=Path), default=None,
+              help="Where the JSON-lines log goes [default: logging.file, else .sessionbot/logs/demo.jsonl].")
 @click.option("--report", type=click.Path(path_type=Path), default=None, help="Also write the run's figures as JSON.")
-def demo(config: Path | None, language: str | None, model: str | None, log_file: Path, report: Path | None) -> None:
+def demo(
+    config: Path | None, language: str | None, model: str | None, log_file: Path | None, report: Path | None
+) -> None:
     """Run a whole session on loopback: room, two simulated participants, the bot."""
     from bot.demo.run import run_demo
 
     settings = _settings(config, {"session.language": language, "transcription.model": model})
+    log_file = log_file or settings.logging.file or Path(".sessionbot/logs/demo.jsonl")
     _logging(settings, log_file)
     console.print(f"[bold]sessionbot demo[/] — language {settings.session.language}; logs in {log_file}")
     result = asyncio.run(run_demo(settings, console, report))
@@ -82,8 +92,7 @@ def join(link: str, config: Path | None, language: str | None, name: str | None,
     try:
         url = RoomUrl.parse(link)
     except ValueError as exc:
-        err_console.print(f"[red]error:[/] {exc}")
-        sys.exit(2)
+        fail(str(exc))
     if settings.ice.host_addresses:
         use_host_addresses(settings.ice.host_addresses)
 
@@ -92,20 +101,23 @@ def join(link: str, config: Path | None, language: str | None, name: str | None,
             err_console.print(f"bot: {data['state']}")
         elif event == "segment" and show_captions:
             segment = data["segment"]
-            console.print(f"{segment.display_name}: {segment.text}")
+            console.print(f"{segment.display_name}: {segment.text}", markup=False)
 
     async def session() -> int:
         engine = await asyncio.to_thread(TranscriptionEngine, settings.transcription, settings.paths.cache_dir)
         try:
             connector = RoomConnector(url, settings.bot.display_name, role="bot", stun_servers=settings.ice.stun_servers)
         except CallJoinError as exc:
-            err_console.print(f"[red]error:[/] {exc}")
-            return 2
-        result = await SessionRunner(settings, connector, engine, on_progress=progress).run()
+            fail(str(exc))
+        runner = SessionRunner(settings, connector, engine, on_progress=progress)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            # Leave politely and still write the note for what was transcribed.
+            loop.add_signal_handler(signum, runner.request_stop, f"stopped by operator ({signal.Signals(signum).name})")
+        result = await runner.run()
         engine.close()
         if result.state.value == "failed":
-            err_console.print(f"[red]error:[/] {result.reason}")
-            return 1
+            fail(result.reason, 1)
         console.print(str(result.note_markdown))
         return 0
 
@@ -163,8 +175,7 @@ def models_provision(config: Path | None, names: tuple[str, ...]) -> None:
     try:
         done = provision_all(list(names), settings.paths.cache_dir)
     except ProvisioningError as exc:
-        err_console.print(f"[red]error:[/] {exc}")
-        sys.exit(1)
+        fail(str(exc), 1)
     for name, path in done.items():
         console.print(f"model {name}: ready in {path}")
 

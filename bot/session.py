@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -29,7 +29,7 @@ from bot.call.base import (
     ParticipantLeft,
     TextReceived,
 )
-from bot.config import Settings
+from bot.config import LeaveSettings, Settings
 from bot.consent.announcements import Announcements, load_announcements
 from bot.log import get_logger
 from bot.notes.base import Note, NoteGenerator, SessionFacts
@@ -99,7 +99,10 @@ class SessionRunner:
         self._seen: dict[str, Participant] = {}
         self._announced: dict[str, str] = {}
         self._streams: dict[str, ParticipantStream] = {}
+        self._readers: dict[str, asyncio.Future[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stop_requested: asyncio.Event | None = None
+        self._stop_reason = ""
         self.buffer.subscribe(lambda segment: self._progress("segment", {"segment": segment}))
 
     def clock(self) -> float:
@@ -109,6 +112,12 @@ class SessionRunner:
         log.info("session_state", state=state.value, previous=self.state.value, **details)
         self.state = state
         self._progress("state", {"state": state.value, **details})
+
+    def request_stop(self, reason: str) -> None:
+        """Leave politely and write the note for what was transcribed (e.g. on SIGTERM)."""
+        self._stop_reason = reason
+        if self._stop_requested is not None:
+            self._stop_requested.set()
 
     async def run(self) -> SessionResult:
         with structlog.contextvars.bound_contextvars(session_id=self.session_id):
@@ -142,6 +151,16 @@ class SessionRunner:
     async def _listen(self) -> str:
         events = self._connector.events().__aiter__()
         leave = self.settings.leave
+        self._stop_requested = asyncio.Event()
+        if self._stop_reason:
+            return self._stop_reason
+        stop = asyncio.ensure_future(self._stop_requested.wait())
+        try:
+            return await self._next_events(events, leave, stop)
+        finally:
+            stop.cancel()
+
+    async def _next_events(self, events: AsyncIterator[CallEvent], leave: LeaveSettings, stop: asyncio.Future[bool]) -> str:
         while True:
             if self._present:
                 timeout = None
@@ -149,10 +168,16 @@ class SessionRunner:
                 timeout = leave.everyone_left_grace_s
             else:
                 timeout = max(0.0, leave.nobody_joined_timeout_s - self.clock())
-            try:
-                event: CallEvent = await asyncio.wait_for(anext(events), timeout)
-            except TimeoutError:
+            following = asyncio.ensure_future(anext(events))
+            done, _ = await asyncio.wait({following, stop}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            if stop in done:
+                following.cancel()
+                return self._stop_reason
+            if not done:
+                following.cancel()
                 return "everyone else left" if self._seen else "nobody joined"
+            try:
+                event: CallEvent = following.result()
             except StopAsyncIteration:
                 return "call ended"
             if isinstance(event, CallEnded):
@@ -173,6 +198,7 @@ class SessionRunner:
                 self._spawn(self._announce(p, kind))
         elif isinstance(event, ParticipantLeft):
             self._present.pop(event.participant.id, None)
+            self._stop_reading(event.participant.id)
             log.info("participant_left", participant_id=event.participant.id, present=len(self._present))
             self._progress("participant_left", {"participant": event.participant})
         elif isinstance(event, AudioTrackReceived):
@@ -198,8 +224,21 @@ class SessionRunner:
             self._transition(State.LISTENING)
 
     async def _transcribe(self, stream: ParticipantStream, event: AudioTrackReceived) -> None:
-        await stream.consume(event.track)
+        # aiortc never ends a remote track whose receiver had not started yet (a peer
+        # that left mid-negotiation), so readers are also cancelled on leave.
+        reader = asyncio.ensure_future(stream.consume(event.track))
+        self._readers[stream.participant.id] = reader
+        try:
+            await asyncio.shield(reader)
+        except asyncio.CancelledError:
+            if not reader.cancelled():
+                raise
         await stream.finish()
+
+    def _stop_reading(self, participant_id: str | None = None) -> None:
+        for pid, reader in list(self._readers.items()):
+            if participant_id is None or pid == participant_id:
+                reader.cancel()
 
     def _spawn(self, coroutine: object) -> None:
         task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
@@ -210,7 +249,8 @@ class SessionRunner:
         duration = self.clock()
         self._transition(State.ENDING, reason=reason)
         await self._connector.leave()
-        # Leaving ends every remote track; each stream then flushes its last utterance.
+        self._stop_reading()
+        # Each stream then flushes its last utterance and waits for its transcriptions.
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         segments = self.buffer.segments()

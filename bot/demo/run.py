@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from bot.call.ice import use_host_addresses
 from bot.call.room import RoomConnector
@@ -124,7 +125,7 @@ async def run_demo(settings: Settings, console: Console | None = None, report_pa
                 console.print(f"[green]✓[/] announcement sent to {data['participant'].display_name} ({data['kind']})")
             elif event == "segment":
                 s: Segment = data["segment"]
-                console.print(f"  [bold]{clock(s.start)} {s.display_name}[/]: {s.text}")
+                console.print(f"  [bold]{clock(s.start)} {escape(s.display_name)}[/]: {escape(s.text)}")
 
         connector = RoomConnector(link, settings.bot.display_name, role="bot", stun_servers=settings.ice.stun_servers)
         runner = SessionRunner(settings, connector, engine, on_progress=progress)

@@ -14,6 +14,11 @@ def clock(seconds: float) -> str:
     return f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
 
 
+def _citation(segment_id: str, start: float, end: float, linked: bool) -> str:
+    label = f"{segment_id} {clock(start)}–{clock(end)}"
+    return f"[{label}](#{segment_id})" if linked else label
+
+
 def to_markdown(note: Note, include_transcript: bool) -> str:
     f = note.facts
     people = ", ".join(f"{p['display_name']} ({p.get('role') or 'participant'})" for p in f.participants) or "none"
@@ -37,8 +42,9 @@ def to_markdown(note: Note, include_transcript: bool) -> str:
         if not section.statements:
             lines += [f"_{section.empty_text}_", ""]
             continue
+        linked = include_transcript and bool(note.transcript)
         for statement in section.statements:
-            cites = ", ".join(f"[{e.segment_id} {clock(e.start)}–{clock(e.end)}](#{e.segment_id})" for e in statement.evidence)
+            cites = ", ".join(_citation(e.segment_id, e.start, e.end, linked) for e in statement.evidence)
             lines.append(f"- {statement.text} ({cites})")
         lines.append("")
     if include_transcript and note.transcript:

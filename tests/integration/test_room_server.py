@@ -1,0 +1,104 @@
+"""The embedded room's signalling server, over real websockets on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.request
+from collections.abc import AsyncIterator
+
+import pytest
+import websockets
+
+from bot.call.room_server import RoomServer
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[RoomServer]:
+    async with RoomServer({"alpha": "token-a", "beta": "token-b"}, port=0) as running:
+        yield running
+
+
+async def connect(server: RoomServer):
+    return await websockets.connect(f"ws://127.0.0.1:{server.port}/ws")
+
+
+async def join(server: RoomServer, room: str, token: str, name: str, role: str = "client"):
+    ws = await connect(server)
+    await ws.send(json.dumps({"type": "join", "room": room, "token": token, "name": name, "role": role}))
+    return ws, json.loads(await ws.recv())
+
+
+async def test_wrong_token_is_refused_with_a_clear_message(server: RoomServer) -> None:
+    ws, reply = await join(server, "alpha", "wrong", "Mallory")
+    assert reply["type"] == "error" and reply["code"] == "bad-token"
+    assert "wrong join token" in reply["message"]
+    with pytest.raises(websockets.ConnectionClosed):
+        await asyncio.wait_for(ws.recv(), 5)
+    assert ws.close_code == 4003
+    assert server.rooms["alpha"].peers == {}
+
+
+async def test_unknown_room_gets_the_same_answer_as_a_wrong_token(server: RoomServer) -> None:
+    _, reply = await join(server, "gamma", "token-a", "Mallory")
+    assert reply["code"] == "bad-token"
+
+
+async def test_peers_are_told_about_each_other_and_descriptions_are_relayed(server: RoomServer) -> None:
+    first, welcome = await join(server, "alpha", "token-a", "Ana", "clinician")
+    assert welcome["type"] == "welcome" and welcome["peers"] == []
+    second, welcome2 = await join(server, "alpha", "token-a", "Ben")
+    assert welcome2["peers"] == [{"id": welcome["id"], "name": "Ana", "role": "clinician"}]
+    joined = json.loads(await first.recv())
+    assert joined == {"type": "peer-joined", "peer": {"id": welcome2["id"], "name": "Ben", "role": "client"}}
+    await second.send(json.dumps({"type": "offer", "to": welcome["id"], "sdp": "v=0"}))
+    relayed = json.loads(await first.recv())
+    assert relayed == {"type": "offer", "sdp": "v=0", "from": welcome2["id"]}
+    await second.close()
+    assert json.loads(await first.recv()) == {"type": "peer-left", "id": welcome2["id"]}
+
+
+@pytest.mark.parametrize(
+    "bad, code",
+    [
+        ("this is not json {", "not-json"),
+        ("[1, 2, 3]", "no-type"),
+        ('{"type": "teleport"}', "invalid"),
+        ('{"type": "offer", "to": "p999", "sdp": "v=0"}', "unknown-peer"),
+        ('{"type": "offer", "sdp": 5}', "invalid"),
+    ],
+)
+async def test_malformed_messages_are_answered_and_skipped(server: RoomServer, bad: str, code: str) -> None:
+    ws, welcome = await join(server, "alpha", "token-a", "Ana")
+    other_room, _ = await join(server, "beta", "token-b", "Cleo")
+    await ws.send(bad)
+    reply = json.loads(await asyncio.wait_for(ws.recv(), 5))
+    assert reply["type"] == "error" and reply["code"] == code
+    # The sender is still in its room and can go on; the other room never noticed.
+    late, welcome2 = await join(server, "alpha", "token-a", "Ben")
+    assert [p["id"] for p in welcome2["peers"]] == [welcome["id"]]
+    assert json.loads(await ws.recv())["type"] == "peer-joined"
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(other_room.recv(), 0.3)
+
+
+async def test_malformed_message_before_join_does_not_admit(server: RoomServer) -> None:
+    ws = await connect(server)
+    await ws.send("{{{")
+    assert json.loads(await ws.recv())["code"] == "not-json"
+    await ws.send(json.dumps({"type": "offer", "to": "p1", "sdp": "x"}))
+    assert json.loads(await ws.recv())["code"] == "join-first"
+
+
+async def test_page_is_served_and_other_paths_are_not(server: RoomServer) -> None:
+    def get(path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{server.port}{path}", timeout=5) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, ""
+
+    status, body = await asyncio.to_thread(get, "/room/alpha?token=token-a")
+    assert status == 200 and "getUserMedia" in body and "RTCPeerConnection" in body
+    status, _ = await asyncio.to_thread(get, "/etc/passwd")
+    assert status == 404

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import numpy as np
+
+from bot.audio.pcm import ASR_RATE, resample_pcm
+from bot.audio.tts import render_speech
+from bot.audio.vad import VadSegmenter
+from bot.config import VadSettings
+
+
+def speech(text: str) -> np.ndarray:
+    samples, rate = render_speech(text, "en-us", 160)
+    return resample_pcm(samples, rate, ASR_RATE)
+
+
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * ASR_RATE), dtype=np.int16)
+
+
+def feed(segmenter: VadSegmenter, audio: np.ndarray, chunk: int = 320):
+    closed = []
+    for start in range(0, audio.size, chunk):  # 20 ms pieces, as WebRTC delivers them
+        closed += segmenter.push(audio[start : start + chunk])
+    last = segmenter.flush()
+    return closed + ([last] if last else [])
+
+
+def test_two_utterances_separated_by_a_pause_are_two_segments_at_the_right_times() -> None:
+    first, second = speech("How have you been sleeping?"), speech("Better than before, thank you.")
+    audio = np.concatenate([silence(1.0), first, silence(1.5), second, silence(1.0)])
+    utterances = feed(VadSegmenter(VadSettings()), audio)
+    assert len(utterances) == 2
+    assert abs(utterances[0].start_s - 1.0) < 0.35
+    second_start = 1.0 + first.size / ASR_RATE + 1.5
+    assert abs(utterances[1].start_s - second_start) < 0.35
+    assert all(not u.cut for u in utterances)
+
+
+def test_silence_and_low_noise_yield_nothing() -> None:
+    rng = np.random.default_rng(7)
+    noise = (rng.normal(0, 30, 10 * ASR_RATE)).astype(np.int16)  # about -60 dBFS hiss
+    assert feed(VadSegmenter(VadSettings()), np.concatenate([silence(5), noise])) == []
+
+
+def test_a_long_monologue_is_cut_at_max_utterance() -> None:
+    long_speech = np.concatenate([speech("This is a long sentence that keeps going and going without a pause.")] * 3)
+    settings = VadSettings(max_utterance_s=4.0, hangover_ms=300)
+    utterances = feed(VadSegmenter(settings), long_speech)
+    assert len(utterances) >= 2
+    assert any(u.cut for u in utterances)
+    assert all(u.end_s - u.start_s <= 4.0 + 0.05 for u in utterances)
