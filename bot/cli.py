@@ -58,8 +58,11 @@ def main() -> None:
 @click.option("--log-file", type=click.Path(path_type=Path), default=None,
               help="Where the JSON-lines log goes [default: logging.file, else .sessionbot/logs/demo.jsonl].")
 @click.option("--report", type=click.Path(path_type=Path), default=None, help="Also write the run's figures as JSON.")
+@click.option("--scenario", type=click.Choice(["dialogue", "objection"]), default="dialogue", show_default=True,
+              help="dialogue: a short session ending in a note; objection: the client objects and the bot stops.")
 def demo(
-    config: Path | None, language: str | None, model: str | None, log_file: Path | None, report: Path | None
+    config: Path | None, language: str | None, model: str | None, log_file: Path | None, report: Path | None,
+    scenario: str,
 ) -> None:
     """Run a whole session on loopback: room, two simulated participants, the bot."""
     from bot.demo.run import run_demo
@@ -68,7 +71,10 @@ def demo(
     log_file = log_file or settings.logging.file or Path(".sessionbot/logs/demo.jsonl")
     _logging(settings, log_file)
     console.print(f"[bold]sessionbot demo[/] — language {settings.session.language}; logs in {log_file}")
-    result = asyncio.run(run_demo(settings, console, report))
+    try:
+        result = asyncio.run(run_demo(settings, console, report, scenario))
+    except ValueError as exc:
+        fail(str(exc))
     sys.exit(0 if result.state == "done" else 1)
 
 
@@ -156,6 +162,122 @@ def room(config: Path | None, rooms: tuple[str, ...], host: str | None, port: in
         asyncio.run(serve())
     except KeyboardInterrupt:
         pass
+
+
+@main.command("check-objection")
+@config_option
+@click.option("--lang", "language", required=True, help="Session language, e.g. en, es.")
+@click.option("--text", default=None, help="A typed or transcribed utterance to check.")
+@click.option("--audio", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="A WAV recording (16-bit PCM, any rate) to run through VAD + transcription first.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def check_objection(config: Path | None, language: str, text: str | None, audio: Path | None, as_json: bool) -> None:
+    """Run exactly the in-call objection detector on a text or a recording."""
+    import json
+
+    from bot.audio.pcm import read_wav
+    from bot.consent.check import check_audio, check_text
+    from bot.consent.guard import ConsentGuard
+
+    if (text is None) == (audio is None):
+        fail("give exactly one of --text or --audio")
+    settings = _settings(config, {"session.language": language})
+    _logging(settings)
+    guard = ConsentGuard(settings.consent, settings.paths.announcements_dir, language)
+    if text is not None:
+        result = check_text(guard, text)
+    else:
+        from bot.transcribe.engine import TranscriptionEngine
+
+        try:
+            samples, rate = read_wav(str(audio))
+        except (ValueError, EOFError, OSError) as exc:
+            fail(f"{audio}: not a readable 16-bit PCM WAV ({exc})")
+        engine = TranscriptionEngine(settings.transcription, settings.paths.cache_dir)
+        result = asyncio.run(check_audio(guard, engine, settings, samples, rate))
+        engine.close()
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        verdict = "OBJECTION" if result.objection else "no objection"
+        timing = f" (decided in {result.decision_s:.2f} s)" if result.decision_s is not None else ""
+        click.echo(f"{verdict}{timing}\nheard: {result.heard}")
+
+
+@main.command()
+@config_option
+@click.option("--lang", "language", required=True, help="Language of the announcement, e.g. es.")
+@click.option("--kind", type=click.Choice(["announcement", "late_joiner", "acknowledgement"]), default="announcement",
+              show_default=True)
+@click.option("--name", default=None, help="The bot's display name to say (default: bot.display_name).")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True, help="WAV file to write.")
+def announce(config: Path | None, language: str, kind: str, name: str | None, out: Path) -> None:
+    """Render an announcement to a WAV file, for a clinician to review."""
+    import wave
+
+    from bot.audio.tts import SpeechRenderError, render_speech
+    from bot.consent.announcements import load_announcements
+
+    settings = _settings(config, {"session.language": language, "bot.display_name": name})
+    announcements = load_announcements(settings.paths.announcements_dir, language)
+    text = announcements.spoken_for(kind, settings.bot.display_name)
+    try:
+        samples, rate = render_speech(text, announcements.voice, announcements.words_per_minute)
+    except SpeechRenderError as exc:
+        fail(str(exc), 1)
+    with wave.open(str(out), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(samples.tobytes())
+    click.echo(f"{out}: {samples.size / rate:.1f} s, voice {announcements.voice}\n{text}")
+
+
+@main.group()
+def bench() -> None:
+    """Benchmarks: figures with a same-process baseline (not tests)."""
+
+
+@bench.command("consent")
+@config_option
+@click.option("--lang", "languages", multiple=True, help="Language(s) to evaluate (default: every evaluation set).")
+@click.option("--spoken-objections", default=20, show_default=True, help="Objections spoken per language (0: typed only).")
+@click.option("--spoken-others", default=40, show_default=True, help="Non-objections spoken per language.")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=Path("bench-results/consent.json"),
+              show_default=True, help="Where the JSON results go.")
+def bench_consent(config: Path | None, languages: tuple[str, ...], spoken_objections: int, spoken_others: int,
+                  out: Path) -> None:
+    """Objection recall, false-stop rate and latency per language, typed and spoken."""
+    import json
+
+    from rich.table import Table
+
+    from bot.bench import consent
+
+    settings = _settings(config, {"logging.level": "warning"})
+    _logging(settings)
+    chosen = list(languages) or consent.available_languages()
+    results = consent.run(settings, chosen, spoken_objections, spoken_others)
+    table = Table(title=f"Objection detection ({results['model']}, sensitivity in calls: {results['sensitivity_in_calls']})")
+    for column in ("language", "mode", "recall", "false stops", "latency median", "latency p95", "n"):
+        table.add_column(column)
+    for language, row in results["languages"].items():
+        for mode, figures in row.items():
+            table.add_row(
+                language, mode, _fmt(figures["recall"]), _fmt(figures["false_stop_rate"]),
+                _fmt(figures["latency_median_s"], "s"), _fmt(figures["latency_p95_s"], "s"),
+                f"{figures['objections']}+{figures['non_objections']}",
+            )
+    console.print(table)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    console.print(f"results: {out}")
+
+
+def _fmt(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2f} {unit}" if unit else f"{value:.1%}"
 
 
 @main.group()

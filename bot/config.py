@@ -42,7 +42,34 @@ class SessionSettings(_Section):
     note_template: Literal["simple"] = "simple"
 
 
+Purpose = Literal["notes", "risk_flags", "client_summary"]
+
+
+class ConsentSettings(_Section):
+    mode: Literal["implied", "written", "declined"] = Field(
+        "implied",
+        description="implied: announce, continuing is consent; written: join only with a written consent "
+        "reference (Illinois 225 ILCS 155/15(b)); declined: never join.",
+    )
+    written_consent_ref: str | None = Field(
+        None, max_length=200, description="Reference to the client's signed consent (required in written mode)."
+    )
+    purposes: list[Purpose] = Field(default_factory=lambda: ["notes"])
+    objection_sensitivity: Literal["balanced", "cautious"] = Field(
+        "cautious", description="cautious also stops on weaker signals: a false stop costs a note, a miss costs trust."
+    )
+    clinician_commands: bool = Field(True, description="Honour /stop, /pause and /resume typed by a clinician.")
+
+    @field_validator("purposes")
+    @classmethod
+    def _unique(cls, purposes: list[str]) -> list[str]:
+        return list(dict.fromkeys(purposes))
+
+
 class TranscriptionSettings(_Section):
+    language: str | None = Field(
+        None, description="Language to transcribe; unset = session.language; 'auto' = detect once per participant."
+    )
     model: str = Field("base", description="'base', 'tiny.en', a CTranslate2 model directory, or a hub name.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     compute_type: str = "int8"
@@ -52,6 +79,19 @@ class TranscriptionSettings(_Section):
     no_speech_threshold: float = Field(0.6, ge=0.0, le=1.0)
     log_prob_threshold: float = Field(-1.0, le=0.0)
     compression_ratio_threshold: float = Field(2.4, gt=1.0)
+    window_padding_s: float = Field(
+        2.0, ge=0.0, le=30.0,
+        description="Silence added after each utterance in the encoder window; 0 = Whisper's full 30 s window.",
+    )
+    max_batch: int = Field(4, ge=1, le=32, description="Utterances from different streams decoded together.")
+    max_queue: int = Field(64, ge=1, le=10_000, description="Utterances waiting for the model; overflow is logged.")
+    partial_after_s: float = Field(
+        3.0, ge=0.0, le=30.0, description="An utterance longer than this yields partial text (0 = never)."
+    )
+    partial_every_s: float = Field(2.0, gt=0.0, le=30.0, description="How often partial text is refreshed.")
+    consent_prompt: bool = Field(
+        True, description="Prime the recognizer with the language's asr_prompt so objections are heard."
+    )
 
 
 class VadSettings(_Section):
@@ -91,6 +131,7 @@ class PathSettings(_Section):
     output_dir: Path = Path("notes")
     cache_dir: Path = Field(default_factory=default_cache_dir)
     announcements_dir: Path = DEFAULT_ANNOUNCEMENTS_DIR
+    risk_dir: Path = REPO_ROOT / "risk"
 
 
 class LogSettings(_Section):
@@ -101,6 +142,7 @@ class LogSettings(_Section):
 class Settings(_Section):
     bot: BotSettings = Field(default_factory=BotSettings)
     session: SessionSettings = Field(default_factory=SessionSettings)
+    consent: ConsentSettings = Field(default_factory=ConsentSettings)
     transcription: TranscriptionSettings = Field(default_factory=TranscriptionSettings)
     vad: VadSettings = Field(default_factory=VadSettings)
     ice: IceSettings = Field(default_factory=IceSettings)
@@ -117,6 +159,7 @@ class Settings(_Section):
             output_dir=paths.output_dir.expanduser(),
             cache_dir=paths.cache_dir.expanduser(),
             announcements_dir=paths.announcements_dir.expanduser(),
+            risk_dir=paths.risk_dir.expanduser(),
         )
 
     def available_languages(self) -> list[str]:

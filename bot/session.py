@@ -1,8 +1,9 @@
 """SessionRunner: one session's lifecycle, and nothing else.
 
-joining → announcing → listening → ending → noting → done, with `failed`
-reachable from any state and a reason attached. Each transition is one
-structured log event carrying the session id (never any content).
+joining → announcing → listening ⇄ paused → ending → noting → done, or on an
+objection: → objected → purging → done; `failed` is reachable from any state
+with a reason. Each transition is one structured log event carrying the
+session id (never any content).
 """
 
 from __future__ import annotations
@@ -29,11 +30,14 @@ from bot.call.base import (
     ParticipantLeft,
     TextReceived,
 )
-from bot.config import LeaveSettings, Settings
+from bot.config import Settings
 from bot.consent.announcements import Announcements, load_announcements
+from bot.consent.audit import Announced, AuditRecord, Objection, Pause, now_utc
+from bot.consent.guard import ConsentEvent, ConsentGuard
+from bot.files import write_private
 from bot.log import get_logger
 from bot.notes.base import Note, NoteGenerator, SessionFacts
-from bot.notes.render import write_note
+from bot.notes.render import clock, write_note
 from bot.notes.simple import SimpleNoteGenerator
 from bot.transcribe.buffer import TranscriptBuffer
 from bot.transcribe.engine import TranscriptionEngine
@@ -42,12 +46,17 @@ from bot.transcribe.stream import ParticipantStream
 
 log = get_logger(__name__)
 
+ACKNOWLEDGEMENT_TIMEOUT_S = 15.0
+
 
 class State(StrEnum):
     SCHEDULED = "scheduled"
     JOINING = "joining"
     ANNOUNCING = "announcing"
     LISTENING = "listening"
+    PAUSED = "paused"
+    OBJECTED = "objected"
+    PURGING = "purging"
     ENDING = "ending"
     NOTING = "noting"
     DONE = "done"
@@ -62,9 +71,11 @@ class SessionResult:
     segments: list[Segment] = field(default_factory=list)
     participants: list[Participant] = field(default_factory=list)
     announced: dict[str, str] = field(default_factory=dict)  # participant id → announcement kind
+    objection: Objection | None = None
     note: Note | None = None
     note_markdown: Path | None = None
     note_json: Path | None = None
+    audit: Path | None = None
     duration_s: float = 0.0
 
 
@@ -87,12 +98,17 @@ class SessionRunner:
         self.state = State.SCHEDULED
         self._connector = connector
         self._engine = engine
-        self._generator = generator or SimpleNoteGenerator()
+        self._generator = generator or SimpleNoteGenerator(settings.paths.risk_dir)
         self._progress = on_progress or (lambda _event, _data: None)
-        self.buffer = TranscriptBuffer(self.session_id)
-        self._announcements: Announcements = load_announcements(
-            settings.paths.announcements_dir, settings.session.language
+        language = settings.session.language
+        self._announcements: Announcements = load_announcements(settings.paths.announcements_dir, language)
+        self._guard = ConsentGuard(settings.consent, settings.paths.announcements_dir, language)
+        self.audit = AuditRecord(
+            session_id=self.session_id, mode=settings.consent.mode, purposes=list(settings.consent.purposes),
+            written_consent_ref=settings.consent.written_consent_ref, language=language,
+            sensitivity=settings.consent.objection_sensitivity,
         )
+        self.buffer = TranscriptBuffer(self.session_id)
         self._started_wall = datetime.now(UTC)
         self._started = time.monotonic()
         self._present: dict[str, Participant] = {}
@@ -103,7 +119,13 @@ class SessionRunner:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stop_requested: asyncio.Event | None = None
         self._stop_reason = ""
-        self.buffer.subscribe(lambda segment: self._progress("segment", {"segment": segment}))
+        self._objection: Objection | None = None
+        self.buffer.subscribe(self._on_segment)
+
+    @property
+    def stem(self) -> str:
+        """File-name stem shared by the note, the audit record and an objection record."""
+        return f"{self._started_wall.strftime('%Y%m%dT%H%M%S')}-{self.session_id}"
 
     def clock(self) -> float:
         return time.monotonic() - self._started
@@ -115,7 +137,8 @@ class SessionRunner:
 
     def request_stop(self, reason: str) -> None:
         """Leave politely and write the note for what was transcribed (e.g. on SIGTERM)."""
-        self._stop_reason = reason
+        if not self._stop_reason:
+            self._stop_reason = reason
         if self._stop_requested is not None:
             self._stop_requested.set()
 
@@ -124,6 +147,9 @@ class SessionRunner:
             return await self._run()
 
     async def _run(self) -> SessionResult:
+        refusal = self._guard.refusal()
+        if refusal is not None:
+            return self._refuse(refusal)
         self._transition(State.JOINING)
         name = self.settings.bot.display_name
         a = self._announcements
@@ -131,12 +157,13 @@ class SessionRunner:
             # Render before joining, so the announcement starts the moment media flows.
             self._speech = {
                 kind: await render_speech_async(a.spoken_for(kind, name), a.voice, a.words_per_minute)
-                for kind in ("announcement", "late_joiner")
+                for kind in ("announcement", "late_joiner", "acknowledgement")
             }
             await self._connector.join()
         except (CallJoinError, SpeechRenderError) as exc:
             self._transition(State.FAILED, reason=type(exc).__name__)
-            return SessionResult(self.session_id, self.state, str(exc))
+            self.audit.outcome = f"failed: {exc}"
+            return SessionResult(self.session_id, self.state, str(exc), audit=self._write_audit())
         self._started = time.monotonic()
         self._started_wall = datetime.now(UTC)
         self._transition(State.ANNOUNCING)
@@ -146,21 +173,30 @@ class SessionRunner:
         except Exception as exc:  # noqa: BLE001 - keep what was transcribed, whatever broke
             log.exception("session_error", error=type(exc).__name__)
             reason = f"error: {type(exc).__name__}"
+        if self._objection is not None:
+            return await self._finish_after_objection()
         return await self._finish(reason)
+
+    def _refuse(self, reason: str) -> SessionResult:
+        self._transition(State.FAILED, reason=f"consent_{self.settings.consent.mode}")
+        self.audit.outcome = f"not joined: {reason}"
+        return SessionResult(self.session_id, self.state, reason, audit=self._write_audit())
+
+    # -- listening ---------------------------------------------------------------
 
     async def _listen(self) -> str:
         events = self._connector.events().__aiter__()
-        leave = self.settings.leave
         self._stop_requested = asyncio.Event()
         if self._stop_reason:
             return self._stop_reason
         stop = asyncio.ensure_future(self._stop_requested.wait())
         try:
-            return await self._next_events(events, leave, stop)
+            return await self._next_events(events, stop)
         finally:
             stop.cancel()
 
-    async def _next_events(self, events: AsyncIterator[CallEvent], leave: LeaveSettings, stop: asyncio.Future[bool]) -> str:
+    async def _next_events(self, events: AsyncIterator[CallEvent], stop: asyncio.Future[bool]) -> str:
+        leave = self.settings.leave
         while True:
             if self._present:
                 timeout = None
@@ -193,7 +229,7 @@ class SessionRunner:
             self._progress("participant_joined", {"participant": p})
             if p.id not in self._announced:
                 # Whoever arrives once the first announcement is over gets the shorter one.
-                kind = "late_joiner" if self.state == State.LISTENING else "announcement"
+                kind = "late_joiner" if self.state in (State.LISTENING, State.PAUSED) else "announcement"
                 self._announced[p.id] = kind
                 self._spawn(self._announce(p, kind))
         elif isinstance(event, ParticipantLeft):
@@ -206,18 +242,83 @@ class SessionRunner:
             if p.id in self._streams:
                 log.info("audio_track_replaced", participant_id=p.id)
             stream = ParticipantStream(
-                p, self._engine, self.buffer, self.settings.vad, self.settings.session.language, self.clock
+                p, self._engine, self.buffer, self.settings.vad,
+                self.settings.transcription.language or self.settings.session.language, self.clock,
+                prompt=self._announcements.asr_prompt if self.settings.transcription.consent_prompt else None,
+                on_partial=self._on_partial,
             )
+            if self.state == State.PAUSED:
+                stream.pause()
             self._streams[p.id] = stream
             self._spawn(self._transcribe(stream, event))
         elif isinstance(event, TextReceived):
             log.info("chat_received", participant_id=event.participant.id, chars=len(event.text))
+            consent_event = self._guard.on_text(event.participant, event.text)
+            if consent_event is not None:
+                self._act(consent_event)
+
+    def _on_segment(self, segment: Segment) -> None:
+        self._progress("segment", {"segment": segment})
+        participant = self._seen.get(segment.participant_id) or Participant(
+            segment.participant_id, segment.display_name, segment.role
+        )
+        consent_event = self._guard.on_speech(participant, segment.text, segment.language, segment.end)
+        if consent_event is not None:
+            self._act(consent_event)
+
+    def _on_partial(self, participant: Participant, text: str, language: str, start: float, end: float) -> None:
+        """Text of an utterance still in progress: shown, checked for an objection, never stored."""
+        self._progress("partial", {"participant": participant, "text": text, "start": start, "end": end})
+        consent_event = self._guard.on_speech(participant, text, language)
+        if consent_event is not None:
+            self._act(consent_event)
+
+    def _act(self, event: ConsentEvent) -> None:
+        if self._objection is not None or self.state in (State.ENDING, State.NOTING, State.DONE):
+            return
+        if event.action == "objection":
+            self._object(event)
+        elif event.action == "stop":
+            log.info("clinician_command", command="stop", participant_id=event.participant.id)
+            self.request_stop("stopped by the clinician")
+        elif event.action == "pause" and self.state != State.PAUSED:
+            log.info("clinician_command", command="pause", participant_id=event.participant.id)
+            for stream in self._streams.values():
+                stream.pause()
+            self.audit.pauses.append(Pause(by=event.participant.display_name, paused_at_s=round(self.clock(), 2)))
+            self._transition(State.PAUSED, by=event.participant.id)
+        elif event.action == "resume" and self.state == State.PAUSED:
+            log.info("clinician_command", command="resume", participant_id=event.participant.id)
+            for stream in self._streams.values():
+                stream.resume()
+            self.audit.pauses[-1].resumed_at_s = round(self.clock(), 2)
+            self._transition(State.LISTENING, by=event.participant.id)
+
+    def _object(self, event: ConsentEvent) -> None:
+        """Stop at once: nothing more goes to transcription and nothing already held is kept."""
+        p = event.participant
+        self._objection = Objection(
+            participant_id=p.id, display_name=p.display_name, role=p.role, source=event.source,
+            at_s=round(self.clock(), 2), at_utc=now_utc(), language=event.language,
+            utterance_end_s=event.utterance_end_s,
+        )
+        for stream in self._streams.values():
+            stream.discard()
+        dropped = self.buffer.purge()
+        latency = {"decision_s": round(self._objection.at_s - event.utterance_end_s, 2)} if event.utterance_end_s else {}
+        self._transition(State.OBJECTED, participant_id=p.id, source=event.source, segments_dropped=dropped, **latency)
+        self.request_stop("objection")
 
     async def _announce(self, participant: Participant, kind: str) -> None:
         samples, rate = self._speech[kind]
         name = self.settings.bot.display_name
         await self._connector.send_text(self._announcements.text_for(kind, name), to={participant.id})
         await self._connector.speak(samples, rate, to={participant.id})
+        if self._objection is not None:
+            return
+        self.audit.announced.append(Announced(
+            participant.id, participant.display_name, participant.role, kind, round(self.clock(), 2), now_utc()
+        ))
         log.info("announcement_played", participant_id=participant.id, kind=kind, audio_s=round(samples.size / rate, 1))
         self._progress("announced", {"participant": participant, "kind": kind})
         if self.state == State.ANNOUNCING:
@@ -245,6 +346,42 @@ class SessionRunner:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    # -- ending ------------------------------------------------------------------
+
+    async def _finish_after_objection(self) -> SessionResult:
+        objection = self._objection
+        assert objection is not None
+        self._transition(State.PURGING)
+        self._stop_reading()
+        # Say so, out loud and in writing, before leaving.
+        samples, rate = self._speech["acknowledgement"]
+        name = self.settings.bot.display_name
+        await self._connector.send_text(self._announcements.text_for("acknowledgement", name))
+        try:
+            await asyncio.wait_for(self._connector.speak(samples, rate), ACKNOWLEDGEMENT_TIMEOUT_S)
+        except TimeoutError:
+            log.warning("acknowledgement_timeout")
+        await self._connector.leave()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        dropped = self.buffer.purge()  # anything that raced in after the objection
+        self.audit.objection = objection
+        self.audit.outcome = "stopped on objection; nothing retained"
+        record = write_private(self.settings.paths.output_dir / f"{self.stem}.objection.md", (
+            "# Session stopped: a participant objected\n\n"
+            f"- Session id: `{self.session_id}`\n"
+            f"- {objection.summary(clock(objection.at_s)).capitalize()}.\n"
+            "- The assistant acknowledged, left the call, and kept no transcript and no note.\n"
+        ))
+        audit = self._write_audit()
+        self._transition(State.DONE, reason="objection", late_segments_dropped=dropped)
+        log.info("objection_record_written", files=2)
+        return SessionResult(
+            self.session_id, self.state, "objection", participants=list(self._seen.values()),
+            announced=dict(self._announced), objection=objection, note_markdown=record, audit=audit,
+            duration_s=self.clock(),
+        )
+
     async def _finish(self, reason: str) -> SessionResult:
         duration = self.clock()
         self._transition(State.ENDING, reason=reason)
@@ -253,6 +390,8 @@ class SessionRunner:
         # Each stream then flushes its last utterance and waits for its transcriptions.
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._objection is not None:  # someone objected in their very last words
+            return await self._finish_after_objection()
         segments = self.buffer.segments()
         result = SessionResult(
             self.session_id, self.state, reason, segments, list(self._seen.values()), dict(self._announced),
@@ -268,13 +407,20 @@ class SessionRunner:
                 {"id": p.id, "display_name": p.display_name, "role": p.role} for p in self._seen.values()
             ),
         )
-        note = await asyncio.to_thread(
-            self._generator.generate, segments, facts, self.settings.session.note_template, frozenset({"notes"})
-        )
-        result.note = note
-        result.note_markdown, result.note_json = write_note(
-            note, self.settings.paths.output_dir, self.settings.notes.include_transcript
-        )
-        self._transition(State.DONE, statements=sum(len(s.statements) for s in note.sections))
+        purposes = frozenset(self.settings.consent.purposes)
+        if "notes" in purposes:
+            note = await asyncio.to_thread(
+                self._generator.generate, segments, facts, self.settings.session.note_template, purposes
+            )
+            result.note = note
+            result.note_markdown, result.note_json = write_note(
+                note, self.settings.paths.output_dir, self.settings.notes.include_transcript, self.stem
+            )
+        self.audit.outcome = f"completed: {reason}"
+        result.audit = self._write_audit()
+        self._transition(State.DONE, segments=len(segments))
         result.state = self.state
         return result
+
+    def _write_audit(self) -> Path:
+        return self.audit.write(self.settings.paths.output_dir, self.stem)

@@ -69,6 +69,23 @@ class VadSegmenter:
                 closed.append(utterance)
         return closed
 
+    def current(self) -> tuple[np.ndarray, float] | None:
+        """The open utterance so far (samples, start in seconds), or None between utterances."""
+        if not self._active:
+            return None
+        return np.concatenate(self._active), self._active_start / self._rate
+
+    def skip(self, samples: int) -> None:
+        """Advance the clock over audio that is deliberately not examined."""
+        self._position += samples
+
+    def reset(self) -> None:
+        """Forget the utterance in progress and any buffered audio (time keeps running)."""
+        self._position += self._pending.size
+        self._pending = np.zeros(0, dtype=np.int16)
+        self._pre_roll.clear()
+        self._active, self._speech_frames, self._silent_run = [], 0, 0
+
     def flush(self) -> Utterance | None:
         """End of stream: close an open utterance if it holds enough speech."""
         return self._close(cut=False) if self._active else None

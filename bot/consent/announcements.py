@@ -26,6 +26,10 @@ class Announcements(_Strict):
     words_per_minute: int = Field(160, ge=80, le=400)
     spoken: Messages
     text: Messages
+    objection: dict[str, list[str]]  # compiled and checked by bot.consent.objection
+    # Context for the recognizer, so that the words people use to address the
+    # assistant ("AI", "bot", "stop recording") are heard as such (see README).
+    asr_prompt: str = Field("", max_length=300)
 
     def spoken_for(self, kind: str, name: str) -> str:
         return getattr(self.spoken, kind).format(name=name)

@@ -1,19 +1,25 @@
 """Objection detection: does this utterance (spoken or typed) mean "stop, I do not consent"?
 
 The rules live in announcements/<language>.toml under [objection], where a
-clinician can read and extend them. Text is normalized (lower case, Unicode
-NFC, typographic apostrophes folded, punctuation removed, accents kept) and then:
+clinician can read and extend them. The utterance is split into clauses (at
+punctuation and at the language's `clause_breaks`, e.g. "but"), each clause is
+normalized (lower case, Unicode NFC, typographic apostrophes folded,
+punctuation removed, accents kept), and then:
 
 1. `whole` patterns must match the entire utterance ("stop", "stop it", "para ya");
-2. `not_objection` patterns are cut out of the text first, so that "I don't
+2. `not_objection` patterns are cut out of the clause first, so that "I don't
    mind being recorded" never counts, while "I don't mind, but turn the AI
    off" still does;
 3. `patterns` (and, with sensitivity "cautious", also `cautious_patterns`) may
-   match anywhere in what is left.
+   match anywhere in what is left;
+4. cue co-occurrence: a `targets` cue (the AI, the bot, recording,
+   transcription…) and an `intents` cue (don't want, turn off, get rid of,
+   without, withdraw…) in the same clause, with no `acceptances` cue (fine,
+   no problem, leave it on…) in it, is an objection. With sensitivity
+   "cautious" the `cautious_intents` count as intents too.
 
-Patterns require both an intent (don't want, stop, turn off, leave, no consent…)
-and a target (recording, transcribing, the AI / bot / assistant, this), which is
-how "I don't want to go to work" stays a non-objection.
+A target is always needed: that is how "I don't want to go to work" or "the
+voice in my head won't stop" stay non-objections.
 """
 
 from __future__ import annotations
@@ -45,6 +51,11 @@ class ObjectionRules:
     patterns: tuple[re.Pattern[str], ...]
     cautious_patterns: tuple[re.Pattern[str], ...]
     not_objection: tuple[re.Pattern[str], ...]
+    clause_breaks: re.Pattern[str] | None = None
+    targets: tuple[re.Pattern[str], ...] = ()
+    intents: tuple[re.Pattern[str], ...] = ()
+    cautious_intents: tuple[re.Pattern[str], ...] = ()
+    acceptances: tuple[re.Pattern[str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -54,13 +65,20 @@ class Decision:
     rule: str | None = None  # which pattern decided (a rule, never the text)
 
 
+_KEYS = ("whole", "patterns", "cautious_patterns", "not_objection", "clause_breaks", "targets", "intents",
+         "cautious_intents", "acceptances")
+_CUE_KEYS = ("targets", "intents", "cautious_intents", "acceptances", "clause_breaks")
+
+
 def _compile(path: Path, key: str, sources: object) -> tuple[re.Pattern[str], ...]:
     if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
         raise ConfigError(f"{path}: objection.{key} must be a list of strings. Fix: compare with announcements/en.toml.")
     compiled = []
     for source in sources:
+        # Cues are whole words or phrases: "ai" must not match inside "said".
+        text = rf"(?<!\w)(?:{source})(?!\w)" if key in _CUE_KEYS else source
         try:
-            compiled.append(re.compile(source))
+            compiled.append(re.compile(text))
         except re.error as exc:
             raise ConfigError(f"{path}: objection.{key}: bad pattern {source!r} ({exc}). Fix: correct the regular expression.") from None
     return tuple(compiled)
@@ -74,15 +92,22 @@ def load_rules(directory: Path, language: str) -> ObjectionRules:
         raise ConfigError(f"no announcements file for {language!r} ({path}).") from None
     if not isinstance(section, dict) or not section.get("patterns"):
         raise ConfigError(f"{path}: no [objection] patterns. Fix: add them (see announcements/en.toml).")
-    unknown = set(section) - {"whole", "patterns", "cautious_patterns", "not_objection"}
+    unknown = set(section) - set(_KEYS)
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) objection.{', objection.'.join(sorted(unknown))}. Fix: remove them.")
+    compiled = {key: _compile(path, key, section.get(key, [])) for key in _KEYS}
+    breaks = section.get("clause_breaks", [])
     return ObjectionRules(
         language=language,
-        whole=_compile(path, "whole", section.get("whole", [])),
-        patterns=_compile(path, "patterns", section["patterns"]),
-        cautious_patterns=_compile(path, "cautious_patterns", section.get("cautious_patterns", [])),
-        not_objection=_compile(path, "not_objection", section.get("not_objection", [])),
+        whole=compiled["whole"],
+        patterns=compiled["patterns"],
+        cautious_patterns=compiled["cautious_patterns"],
+        not_objection=compiled["not_objection"],
+        clause_breaks=re.compile("|".join(rf"(?<!\w)(?:{b})(?!\w)" for b in breaks)) if breaks else None,
+        targets=compiled["targets"],
+        intents=compiled["intents"],
+        cautious_intents=compiled["cautious_intents"],
+        acceptances=compiled["acceptances"],
     )
 
 
@@ -106,21 +131,42 @@ class ObjectionDetector:
         return rules
 
     def check(self, text: str, language: str | None = None) -> Decision:
-        normalized = normalize(text)
         for rules in self._rules_for(language):
-            decision = self._check(normalized, rules)
+            decision = self._check(text, rules)
             if decision.objection:
                 return decision
         return Decision(False, language or self.session_language)
 
     def _check(self, text: str, rules: ObjectionRules) -> Decision:
+        whole = normalize(text)
         for pattern in rules.whole:
-            if pattern.fullmatch(text):
+            if pattern.fullmatch(whole):
                 return Decision(True, rules.language, pattern.pattern)
-        for pattern in rules.not_objection:
-            text = pattern.sub(" | ", text)
-        candidates = rules.patterns + (rules.cautious_patterns if self.sensitivity == "cautious" else ())
-        for pattern in candidates:
-            if pattern.search(text):
-                return Decision(True, rules.language, pattern.pattern)
+        cautious = self.sensitivity == "cautious"
+        patterns = rules.patterns + (rules.cautious_patterns if cautious else ())
+        intents = rules.intents + (rules.cautious_intents if cautious else ())
+        for clause in _clauses(text, rules):
+            for pattern in rules.not_objection:
+                clause = pattern.sub(" | ", clause)
+            for pattern in patterns:
+                if pattern.search(clause):
+                    return Decision(True, rules.language, pattern.pattern)
+            target = next((t for t in rules.targets if t.search(clause)), None)
+            if target is None or any(a.search(clause) for a in rules.acceptances):
+                continue
+            intent = next((i for i in intents if i.search(clause)), None)
+            if intent is not None:
+                return Decision(True, rules.language, f"cue: {target.pattern} + {intent.pattern}")
         return Decision(False, rules.language)
+
+
+_CLAUSE_PUNCTUATION = re.compile(r"[.;:!?¿¡,]+\s")
+
+
+def _clauses(text: str, rules: ObjectionRules) -> list[str]:
+    pieces = _CLAUSE_PUNCTUATION.split(unicodedata.normalize("NFC", text).lower() + " ")
+    clauses: list[str] = []
+    for piece in pieces:
+        normalized = normalize(piece)
+        clauses += rules.clause_breaks.split(normalized) if rules.clause_breaks else [normalized]
+    return [c.strip() for c in clauses if c.strip()]

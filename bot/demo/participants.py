@@ -21,7 +21,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from bot.audio.pcm import Resampler, rms_dbfs
 from bot.audio.tts import render_speech_async
-from bot.call.base import AudioTrackReceived, CallEnded
+from bot.call.base import AudioTrackReceived, CallEnded, ParticipantLeft
 from bot.call.ice import use_host_addresses
 from bot.call.room import RoomConnector
 from bot.call.room_protocol import RoomUrl
@@ -31,6 +31,7 @@ VOICED_DBFS = -45.0
 FRAME_S = 0.02
 ANNOUNCEMENT_SILENCE_S = 1.5
 ANNOUNCEMENT_TIMEOUT_S = 120.0
+BOT_LEAVE_TIMEOUT_S = 30.0
 
 
 def emit(event: str, **data: object) -> None:
@@ -45,14 +46,20 @@ class ReceivedAudioMeter:
     voiced_frames: int = 0
     voiced_energy: list[float] = field(default_factory=list)
     last_voiced_at: float | None = None
+    voiced_since_mark: int = 0
 
     def add(self, samples: np.ndarray) -> None:
         self.frames += 1
         level = rms_dbfs(samples)
         if level > VOICED_DBFS:
             self.voiced_frames += 1
+            self.voiced_since_mark += 1
             self.voiced_energy.append(level)
             self.last_voiced_at = time.monotonic()
+
+    def mark(self) -> None:
+        """Start counting again, e.g. after the last scripted line (to hear an acknowledgement)."""
+        self.voiced_since_mark = 0
 
     @property
     def voiced_s(self) -> float:
@@ -79,6 +86,7 @@ class SimulatedParticipant:
         self.display_name = display_name
         self.role = role
         self.heard_bot = ReceivedAudioMeter()
+        self.bot_left = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
     async def join(self) -> None:
@@ -90,6 +98,8 @@ class SimulatedParticipant:
             if isinstance(event, AudioTrackReceived):
                 from_bot = event.participant.role == "bot"
                 self._tasks.append(asyncio.create_task(self._drain(event.track, from_bot)))
+            elif isinstance(event, ParticipantLeft) and event.participant.role == "bot":
+                self.bot_left.set()
             elif isinstance(event, CallEnded):
                 return
 
@@ -138,6 +148,15 @@ async def run(url: RoomUrl, script: Script) -> int:
         emit("line_spoken", index=index, audio_s=round(samples.size / rate, 2))
         await asyncio.sleep(script.pause_s)
 
+    if script.expect_bot_to_leave:
+        for person in people.values():
+            person.heard_bot.mark()
+        try:
+            await asyncio.wait_for(asyncio.gather(*(p.bot_left.wait() for p in people.values())), BOT_LEAVE_TIMEOUT_S)
+            emit("bot_left", heard_after_last_line={p.display_name: round(p.heard_bot.voiced_since_mark * FRAME_S, 2)
+                                                    for p in people.values()})
+        except TimeoutError:
+            emit("error", message="the bot did not leave after the objection")
     await asyncio.sleep(1.0)
     for person in people.values():
         await person.leave()
@@ -148,12 +167,12 @@ async def run(url: RoomUrl, script: Script) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("link", help="room link with token, as printed by `sessionbot room`")
-    parser.add_argument("--language", default="en", choices=sorted(SCRIPTS))
+    parser.add_argument("--script", default="en", choices=sorted(SCRIPTS))
     parser.add_argument("--ice-host", action="append", default=[], help="ICE host address (repeatable)")
     args = parser.parse_args(argv)
     if args.ice_host:
         use_host_addresses(args.ice_host)
-    return asyncio.run(run(RoomUrl.parse(args.link), SCRIPTS[args.language]))
+    return asyncio.run(run(RoomUrl.parse(args.link), SCRIPTS[args.script]))
 
 
 if __name__ == "__main__":

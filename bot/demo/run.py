@@ -24,7 +24,7 @@ from bot.call.ice import use_host_addresses
 from bot.call.room import RoomConnector
 from bot.call.room_server import RoomServer
 from bot.config import Settings
-from bot.demo.script import SCRIPTS
+from bot.demo.script import script_for
 from bot.log import get_logger
 from bot.notes.render import clock
 from bot.session import SessionResult, SessionRunner
@@ -55,19 +55,22 @@ class DemoReport:
     model_load_s: float
     participants_exit_code: int | None
     heard: dict[str, Any] = field(default_factory=dict)
+    scenario: str = "dialogue"
+    objection: dict[str, Any] | None = None
+    audit: str | None = None
 
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-async def run_demo(settings: Settings, console: Console | None = None, report_path: Path | None = None) -> DemoReport:
+async def run_demo(
+    settings: Settings, console: Console | None = None, report_path: Path | None = None, scenario: str = "dialogue"
+) -> DemoReport:
     console = console or Console()
     started = time.monotonic()
     language = settings.session.language
-    script = SCRIPTS.get(language)
-    if script is None:
-        raise ValueError(f"the demo has scripts for {', '.join(sorted(SCRIPTS))}, not {language!r}")
+    script = script_for(language, scenario)
     addresses = settings.ice.host_addresses or ["127.0.0.1"]
     use_host_addresses(addresses)
 
@@ -81,7 +84,7 @@ async def run_demo(settings: Settings, console: Console | None = None, report_pa
 
     ice_args = [arg for a in addresses for arg in ("--ice-host", a)]
     participants = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.demo.participants", link.link, "--language", language, *ice_args,
+        sys.executable, "-m", "bot.demo.participants", link.link, "--script", script.name, *ice_args,
         stdout=asyncio.subprocess.PIPE,
     )
     joined = asyncio.Event()
@@ -109,6 +112,12 @@ async def run_demo(settings: Settings, console: Console | None = None, report_pa
                 heard[event["name"]] = {k: event[k] for k in ("received_s", "voiced_s", "mean_voiced_dbfs")}
             elif kind == "line_started":
                 console.print(f"  [dim]{event['name']} is speaking (line {event['index'] + 1}/{len(script.lines)})[/]")
+            elif kind == "bot_left":
+                heard["after_last_line"] = event["heard_after_last_line"]
+                console.print(
+                    "[green]✓[/] the bot left; acknowledgement heard: "
+                    + ", ".join(f"{name} {seconds} s" for name, seconds in event["heard_after_last_line"].items())
+                )
             elif kind == "error":
                 console.print(f"[red]✗ participants: {event['message']}[/]")
 
@@ -121,8 +130,13 @@ async def run_demo(settings: Settings, console: Console | None = None, report_pa
         def progress(event: str, data: dict[str, Any]) -> None:
             if event == "state":
                 console.print(f"[cyan]• bot: {data['state']}[/]" + (f" ({data['reason']})" if "reason" in data else ""))
+                if data["state"] == "objected":
+                    console.print("[yellow]  objection: transcription stopped; everything held is discarded[/]")
             elif event == "announced":
                 console.print(f"[green]✓[/] announcement sent to {data['participant'].display_name} ({data['kind']})")
+            elif event == "partial":
+                who = data["participant"].display_name
+                console.print(f"  [dim]… {escape(who)} (still speaking): {escape(str(data['text']))}[/]")
             elif event == "segment":
                 s: Segment = data["segment"]
                 console.print(f"  [bold]{clock(s.start)} {escape(s.display_name)}[/]: {escape(s.text)}")
@@ -157,16 +171,29 @@ async def run_demo(settings: Settings, console: Console | None = None, report_pa
         model_load_s=round(engine.load_s, 2),
         participants_exit_code=exit_code,
         heard=heard,
+        scenario=scenario,
+        objection=result.objection.__dict__ if result.objection else None,
+        audit=str(result.audit) if result.audit else None,
     )
     engine.close()
-    console.print(
-        f"[green]✓[/] call ended ({result.reason}); {report.segments} segments; word error rate vs script "
-        f"{report.word_error_rate:.1%}; peak memory {report.peak_rss_mb:.0f} MB; {report.wall_s:.0f} s in all"
-    )
+    if result.objection is not None:
+        console.print(
+            f"[green]✓[/] stopped on objection by {escape(result.objection.display_name)} at {clock(result.objection.at_s)}; "
+            f"{report.segments} segments kept; peak memory {report.peak_rss_mb:.0f} MB; {report.wall_s:.0f} s in all"
+        )
+    else:
+        console.print(
+            f"[green]✓[/] call ended ({result.reason}); {report.segments} segments; word error rate vs script "
+            f"{report.word_error_rate:.1%}; peak memory {report.peak_rss_mb:.0f} MB; {report.wall_s:.0f} s in all"
+        )
     if report_path is not None:
         report_path.parent.mkdir(parents=True, exist_ok=True)
         report_path.write_text(json.dumps(report.__dict__, indent=2))
-    if result.note_markdown:
+    if result.objection is not None:
+        console.print(f"[bold yellow]Objection record (no content):[/] {result.note_markdown}")
+    elif result.note_markdown:
         console.print(f"[bold green]Draft note:[/] {result.note_markdown}")
         console.print(f"[bold green]JSON:[/]       {result.note_json}")
+    if result.audit:
+        console.print(f"[bold]Consent audit record:[/] {result.audit}")
     return report

@@ -26,16 +26,19 @@ class Line:
 
 @dataclass(frozen=True)
 class Script:
+    name: str
     language: str
     voices: tuple[Voice, Voice]
     lines: tuple[Line, ...]
     pause_s: float = 1.2  # turn-taking gap between speakers
+    expect_bot_to_leave: bool = False  # the script contains an objection
 
     def voice(self, role: str) -> Voice:
         return next(v for v in self.voices if v.role == role)
 
 
 ENGLISH = Script(
+    name="en",
     language="en",
     voices=(
         Voice("Dr. Rivera", "clinician", "en-us+f3", 150, 55),
@@ -54,6 +57,7 @@ ENGLISH = Script(
 )
 
 SPANISH = Script(
+    name="es",
     language="es",
     voices=(
         Voice("Dra. Rivera", "clinician", "es-419+f3", 150, 55),
@@ -69,4 +73,35 @@ SPANISH = Script(
     ),
 )
 
-SCRIPTS = {script.language: script for script in (ENGLISH, SPANISH)}
+# The client objects right after the announcement: the bot must acknowledge, keep
+# nothing and leave.
+SPANISH_OBJECTION = Script(
+    name="es-objection",
+    language="es",
+    voices=SPANISH.voices,
+    lines=(
+        Line("clinician", "Buenas tardes, Samuel. ¿Cómo ha estado esta semana?"),
+        Line("client", "Perdone, antes de empezar: no quiero que me graben. Por favor, apáguelo."),
+    ),
+    expect_bot_to_leave=True,
+)
+
+ENGLISH_OBJECTION = Script(
+    name="en-objection",
+    language="en",
+    voices=ENGLISH.voices,
+    lines=(
+        Line("clinician", "Good afternoon, Sam. How has your week been?"),
+        Line("client", "Sorry, before we start: I don't want this recorded. Please turn the assistant off."),
+    ),
+    expect_bot_to_leave=True,
+)
+
+SCRIPTS = {script.name: script for script in (ENGLISH, SPANISH, ENGLISH_OBJECTION, SPANISH_OBJECTION)}
+
+
+def script_for(language: str, scenario: str) -> Script:
+    name = language if scenario == "dialogue" else f"{language}-{scenario}"
+    if name not in SCRIPTS:
+        raise ValueError(f"no demo script {name!r}; there are: {', '.join(sorted(SCRIPTS))}")
+    return SCRIPTS[name]

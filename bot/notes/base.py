@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from bot.notes.risk import RiskFlag
 from bot.transcribe.segment import Segment
 
 DRAFT_BANNER = (
@@ -63,11 +64,15 @@ class Note:
     sections: tuple[Section, ...]
     banner: str = DRAFT_BANNER
     transcript: tuple[Segment, ...] = field(default=())
+    risk_flags: tuple[RiskFlag, ...] | None = None  # None: the risk_flags purpose was not consented
+    purposes: tuple[str, ...] = ("notes",)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["draft"] = True
         data["transcript"] = [s.to_dict() for s in self.transcript]
+        if self.risk_flags is None:
+            del data["risk_flags"]
         return data
 
     def cited_segment_ids(self) -> set[str]:

@@ -55,9 +55,9 @@ def to_markdown(note: Note, include_transcript: bool) -> str:
     return "\n".join(lines)
 
 
-def write_note(note: Note, output_dir: Path, include_transcript: bool) -> tuple[Path, Path]:
+def write_note(note: Note, output_dir: Path, include_transcript: bool, stem: str | None = None) -> tuple[Path, Path]:
     ensure_private_dir(output_dir)
-    stem = f"{note.facts.started_at[:19].replace(':', '').replace('-', '')}-{note.facts.session_id}"
+    stem = stem or f"{note.facts.started_at[:19].replace(':', '').replace('-', '')}-{note.facts.session_id}"
     data = note.to_dict()
     if not include_transcript:
         data["transcript"] = []

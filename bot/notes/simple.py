@@ -8,14 +8,24 @@ cites all of them. (The structured SOAP/DAP/BIRP generator replaces this.)
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from bot.config import REPO_ROOT
 from bot.notes.base import Evidence, Note, Section, SessionFacts, Statement
+from bot.notes.risk import RiskFlagger
 from bot.transcribe.segment import Segment
+
+DEFAULT_RISK_DIR = REPO_ROOT / "risk"
+RISK_TITLE = "Risk language mentioned (flags for clinician review; not an assessment)"
 
 MERGE_GAP_S = 1.5
 ROLE_TITLES = {"clinician": "Clinician", "client": "Client"}
 
 
 class SimpleNoteGenerator:
+    def __init__(self, risk_lexicons: Path = DEFAULT_RISK_DIR) -> None:
+        self._risk = RiskFlagger(risk_lexicons)
+
     def generate(
         self, segments: list[Segment], facts: SessionFacts, template: str = "simple",
         purposes: frozenset[str] = frozenset({"notes"}),
@@ -41,4 +51,17 @@ class SimpleNoteGenerator:
         sections = [Section(title=f"What was said — {titles[pid]}", statements=tuple(sts)) for pid, sts in by_speaker.items()]
         if not sections:
             sections = [Section(title="What was said", statements=())]
-        return Note(template=template, facts=facts, sections=tuple(sections), transcript=tuple(ordered))
+        flags = None
+        if "risk_flags" in purposes:
+            flags = tuple(self._risk.flags(ordered, facts.language))
+            by_id = {s.id: s for s in ordered}
+            sections.insert(0, Section(
+                title=RISK_TITLE,
+                statements=tuple(
+                    Statement(f"{f.label}: {f.speaker} said \u201c{f.quote}\u201d", (Evidence.of(by_id[f.segment_id]),))
+                    for f in flags
+                ),
+                empty_text="No risk language from the lexicon was heard. This is not an assessment.",
+            ))
+        return Note(template=template, facts=facts, sections=tuple(sections), transcript=tuple(ordered),
+                    risk_flags=flags, purposes=tuple(sorted(purposes)))

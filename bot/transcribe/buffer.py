@@ -16,14 +16,17 @@ class TranscriptBuffer:
         self._segments: list[Segment] = []
         self._lock = threading.Lock()
         self._listeners: list[SegmentListener] = []
+        self._sealed = False
 
     def subscribe(self, listener: SegmentListener) -> None:
         self._listeners.append(listener)
 
     def append(
         self, participant: Participant, start: float, end: float, text: str, language: str, confidence: float
-    ) -> Segment:
+    ) -> Segment | None:
         with self._lock:
+            if self._sealed:
+                return None
             segment = Segment(
                 id=f"S{len(self._segments) + 1}",
                 session_id=self.session_id,
@@ -49,6 +52,10 @@ class TranscriptBuffer:
     def __len__(self) -> int:
         return len(self._segments)
 
-    def clear(self) -> None:
+    def purge(self) -> int:
+        """Objection: forget every segment and refuse any later one. Returns how many were dropped."""
         with self._lock:
+            dropped = len(self._segments)
             self._segments.clear()
+            self._sealed = True
+        return dropped

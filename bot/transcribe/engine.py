@@ -1,36 +1,29 @@
-"""One faster-whisper model per process, shared by every participant stream.
+"""One Whisper model per process, shared by every participant stream of every session.
 
-Utterances are transcribed on a small pool of worker threads (CTranslate2
-releases the GIL); `num_workers` bounds how many decode at once.
-Whisper invents text on silence, so callers feed it VAD-gated speech only, and
-its own no-speech / log-probability / compression-ratio signals drop the rest.
+Streams submit utterances (finals, and partials of long ones); a fair,
+bounded scheduler forms batches; `num_workers` batches decode at once on
+worker threads (CTranslate2 releases the GIL). Callers feed VAD-gated speech
+only; Whisper's own signals drop the rest (see decoder.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from bot.audio.pcm import pcm_to_float
 from bot.config import TranscriptionSettings
 from bot.log import get_logger
+from bot.transcribe.decoder import Job, Outcome, Recognized, WhisperDecoder, audio_seconds
 from bot.transcribe.provision import resolve_model
+from bot.transcribe.scheduler import FairScheduler, Kind, QueueFull, Request
 
 log = get_logger(__name__)
 
-
-@dataclass(frozen=True)
-class Recognized:
-    text: str
-    language: str
-    confidence: float
-    compute_s: float
+__all__ = ["Recognized", "TranscriptionEngine", "QueueFull"]
 
 
 def _pick_device(requested: str) -> str:
@@ -53,59 +46,92 @@ class TranscriptionEngine:
         compute_type = settings.compute_type if self.device == "cpu" else "int8_float16"
         source = resolve_model(settings.model, cache_dir)
         started = time.perf_counter()
-        self._model = WhisperModel(
-            source,
-            device=self.device,
-            compute_type=compute_type,
-            cpu_threads=settings.cpu_threads,
-            num_workers=settings.num_workers,
+        model = WhisperModel(
+            source, device=self.device, compute_type=compute_type,
+            cpu_threads=settings.cpu_threads, num_workers=settings.num_workers,
         )
         self.load_s = time.perf_counter() - started
-        self.multilingual = self._model.model.is_multilingual
+        self.decoder = WhisperDecoder(model, settings)
+        self.multilingual = self.decoder.multilingual
         self._pool = ThreadPoolExecutor(max_workers=settings.num_workers, thread_name_prefix="asr")
+        self._scheduler: FairScheduler | None = None
+        self._dispatchers: list[asyncio.Task[None]] = []
+        self.dropped: dict[str, int] = {}
         log.info("asr_model_loaded", model=settings.model, device=self.device, load_s=round(self.load_s, 2))
+
+    @property
+    def metrics(self) -> dict[str, object]:
+        scheduler = self._scheduler.metrics if self._scheduler else None
+        return {
+            "queue_depth": self._scheduler.depth if self._scheduler else 0,
+            "queue_max_depth": scheduler.max_depth if scheduler else 0,
+            "decoded": scheduler.decoded if scheduler else 0,
+            "batches": scheduler.batches if scheduler else 0,
+            "overflow_dropped": dict(scheduler.overflow_dropped) if scheduler else {},
+            "dropped": dict(self.dropped),
+        }
 
     def language_for(self, requested: str) -> str:
         return requested if self.multilingual else "en"
 
-    def transcribe_sync(self, samples: np.ndarray, language: str) -> Recognized | None:
-        started = time.perf_counter()
-        s = self.settings
-        segments, info = self._model.transcribe(
-            pcm_to_float(samples),
-            language=self.language_for(language),
-            beam_size=s.beam_size,
-            vad_filter=False,  # already VAD-gated upstream
-            condition_on_previous_text=False,
-            without_timestamps=True,
-            no_speech_threshold=s.no_speech_threshold,
-            log_prob_threshold=s.log_prob_threshold,
-            compression_ratio_threshold=s.compression_ratio_threshold,
-            temperature=0.0,
-        )
-        kept: list[str] = []
-        probabilities: list[float] = []
-        dropped = 0
-        for segment in segments:
-            if (
-                segment.no_speech_prob > s.no_speech_threshold and segment.avg_logprob < s.log_prob_threshold
-            ) or segment.compression_ratio > s.compression_ratio_threshold:
-                dropped += 1
-                continue
-            text = segment.text.strip()
-            if text:
-                kept.append(text)
-                probabilities.append(math.exp(segment.avg_logprob))
-        compute_s = time.perf_counter() - started
-        if dropped:
-            log.info("asr_output_dropped", pieces=dropped, audio_s=round(samples.size / 16000, 2))
-        if not kept:
-            return None
-        return Recognized(" ".join(kept), info.language, float(np.mean(probabilities)), compute_s)
+    def detect_language(self, samples: np.ndarray) -> tuple[str, float]:
+        return self.decoder.detect_language(samples)
 
-    async def transcribe(self, samples: np.ndarray, language: str) -> Recognized | None:
+    def _ensure_dispatchers(self) -> FairScheduler:
+        # Created lazily so that one engine can serve whichever event loop runs the sessions.
+        if self._scheduler is None or not self._dispatchers or self._dispatchers[0].get_loop() is not asyncio.get_running_loop():
+            self._scheduler = FairScheduler(self.settings.max_queue)
+            self._dispatchers = [
+                asyncio.ensure_future(self._dispatch(self._scheduler)) for _ in range(self.settings.num_workers)
+            ]
+        return self._scheduler
+
+    async def transcribe(
+        self, samples: np.ndarray, language: str, prompt: str | None = None, *,
+        stream_id: str = "default", kind: Kind = "final",
+    ) -> Recognized | None:
+        scheduler = self._ensure_dispatchers()
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        job = Job(samples, self.language_for(language), prompt)
+        try:
+            scheduler.submit(Request(stream_id, kind, job, future, time.monotonic()))
+        except QueueFull:
+            log.warning("asr_queue_overflow", stream_id=stream_id, kind=kind, audio_s=round(audio_seconds(samples), 2),
+                        depth=scheduler.depth)
+            raise
+        outcome = await future
+        if outcome.dropped:
+            self.dropped[outcome.dropped] = self.dropped.get(outcome.dropped, 0) + 1
+            log.info("asr_output_dropped", reason=outcome.dropped, kind=kind, audio_s=round(audio_seconds(samples), 2))
+        return outcome.recognized
+
+    async def _dispatch(self, scheduler: FairScheduler) -> None:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self.transcribe_sync, samples, language)
+        while True:
+            batch = await scheduler.next_batch(self.settings.max_batch)
+            live = [r for r in batch if not r.future.cancelled()]
+            if not live:
+                continue
+            try:
+                outcomes = await loop.run_in_executor(self._pool, self.decoder.decode, [r.job for r in live])
+            except Exception as exc:  # noqa: BLE001 - fail these utterances, keep the engine
+                for request in live:
+                    if not request.future.done():
+                        request.future.set_exception(exc)
+                continue
+            for request, outcome in zip(live, outcomes, strict=True):
+                if not request.future.done():
+                    request.future.set_result(outcome)
+
+    def cancel_stream(self, stream_id: str) -> None:
+        if self._scheduler is not None:
+            self._scheduler.cancel_stream(stream_id)
+
+    def transcribe_sync(self, samples: np.ndarray, language: str, prompt: str | None = None) -> Recognized | None:
+        """One utterance, outside any event loop (tools and benchmarks)."""
+        return self.decoder.decode([Job(samples, self.language_for(language), prompt)])[0].recognized
 
     def close(self) -> None:
+        for task in self._dispatchers:
+            task.cancel()
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,4 +1,12 @@
-"""One participant's audio → VAD utterances → shared engine → transcript buffer."""
+"""One participant's audio → VAD utterances → shared engine → transcript buffer.
+
+Finals: every closed utterance is transcribed once and appended to the buffer.
+Partials: while an utterance is still open and longer than `partial_after_s`,
+its audio so far is transcribed every `partial_every_s` (at most one partial in
+flight per stream, and partials yield to finals in the scheduler), so captions
+and objection detection do not wait for the speaker to pause. Partials are
+shown and checked, never stored.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +20,15 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from bot.audio.pcm import ASR_RATE, Resampler
 from bot.audio.vad import Utterance, VadSegmenter
-from bot.config import VadSettings
+from bot.config import TranscriptionSettings, VadSettings
 from bot.log import get_logger
 from bot.transcribe.buffer import TranscriptBuffer
-from bot.transcribe.engine import TranscriptionEngine
+from bot.transcribe.engine import QueueFull, TranscriptionEngine
 from bot.transcribe.segment import Participant
 
 log = get_logger(__name__)
+
+PartialListener = Callable[[Participant, str, str, float, float], None]  # who, text, language, start, end
 
 
 class ParticipantStream:
@@ -30,27 +40,66 @@ class ParticipantStream:
         vad: VadSettings,
         language: str,
         session_clock: Callable[[], float],
+        prompt: str | None = None,
+        on_partial: PartialListener | None = None,
     ) -> None:
         self.participant = participant
         self._engine = engine
         self._buffer = buffer
         self._segmenter = VadSegmenter(vad)
         self._resampler = Resampler(ASR_RATE)
-        self._language = language
+        self._language = language  # "auto": detected from this participant's first utterance
+        self._prompt = prompt or None
         self._clock = session_clock
+        self._on_partial = on_partial
         self._offset_s: float | None = None
         self._pending: set[asyncio.Task[None]] = set()
+        self._paused = False
+        self._discarded = False
+        self._partial_in_flight = False
+        self._next_partial_s = 0.0
+        self._stream_id = f"{buffer.session_id}/{participant.id}"
         self.utterances = 0
         self.latencies_s: list[float] = []
+        self.overflowed = 0
+        settings: TranscriptionSettings = engine.settings
+        self._partial_after_s = settings.partial_after_s
+        self._partial_every_s = settings.partial_every_s
+
+    @property
+    def language(self) -> str:
+        return self._language
 
     def push_frame(self, frame: av.AudioFrame) -> None:
         self.push_pcm(self._resampler(frame))
 
     def push_pcm(self, samples: np.ndarray) -> None:
         if self._offset_s is None:
-            self._offset_s = self._clock()
+            self._offset_s = self._clock() - self._segmenter.position_s
+        if self._paused or self._discarded:
+            # Nothing said while paused is kept: the audio is dropped here, unheard.
+            self._segmenter.skip(samples.size)
+            return
         for utterance in self._segmenter.push(samples):
+            self._next_partial_s = 0.0
             self._submit(utterance)
+        self._maybe_partial()
+
+    def pause(self) -> None:
+        """Drop the utterance in progress and every frame until resume()."""
+        self._paused = True
+        self._segmenter.reset()
+
+    def resume(self) -> None:
+        self._paused = False
+
+    def discard(self) -> None:
+        """Objection: stop at once, drop what is in flight, append nothing more."""
+        self._discarded = True
+        self._segmenter.reset()
+        self._engine.cancel_stream(self._stream_id)
+        for task in list(self._pending):
+            task.cancel()
 
     async def consume(self, track: MediaStreamTrack) -> None:
         """Read a remote track until it ends."""
@@ -62,26 +111,51 @@ class ParticipantStream:
 
     async def finish(self) -> None:
         """Close the open utterance (if any) and wait for every transcription."""
-        last = self._segmenter.flush()
+        last = None if self._discarded or self._paused else self._segmenter.flush()
         if last is not None:
             self._submit(last)
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
 
+    # -- finals --------------------------------------------------------------------
+
     def _submit(self, utterance: Utterance) -> None:
         self.utterances += 1
-        task = asyncio.ensure_future(self._transcribe(utterance, time.monotonic()))
+        # The VAD closes an utterance only after its hang-over of silence: that wait is
+        # part of what a speaker experiences as latency, so it is counted.
+        waited_s = max(0.0, self._segmenter.position_s - utterance.end_s)
+        self._track(self._transcribe(utterance, time.monotonic() - waited_s))
+
+    def _track(self, coroutine: object) -> None:
+        task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    async def _transcribe(self, utterance: Utterance, closed_at: float) -> None:
+    async def _language_of(self, samples: np.ndarray) -> str:
+        if self._language == "auto":
+            language, probability = await asyncio.to_thread(self._engine.detect_language, samples)
+            self._language = language
+            log.info("participant_language_detected", participant_id=self.participant.id, language=language,
+                     probability=round(probability, 2))
+        return self._language
+
+    async def _transcribe(self, utterance: Utterance, speech_ended_at: float) -> None:
         try:
-            result = await self._engine.transcribe(utterance.samples, self._language)
+            language = await self._language_of(utterance.samples)
+            result = await self._engine.transcribe(
+                utterance.samples, language, self._prompt, stream_id=self._stream_id, kind="final"
+            )
+        except QueueFull:
+            self.overflowed += 1
+            return
+        except asyncio.CancelledError:
+            return
         except Exception as exc:  # noqa: BLE001 - one bad utterance must not end the session
             log.error("asr_failed", participant_id=self.participant.id, error=type(exc).__name__)
             return
-        self.latencies_s.append(time.monotonic() - closed_at)
-        if result is None:
+        # End of speech → final text (VAD hang-over + queueing + decoding).
+        self.latencies_s.append(time.monotonic() - speech_ended_at)
+        if result is None or self._discarded:
             return
         offset = self._offset_s or 0.0
         self._buffer.append(
@@ -98,4 +172,39 @@ class ParticipantStream:
             audio_s=round(utterance.end_s - utterance.start_s, 2),
             chars=len(result.text),
             latency_s=round(self.latencies_s[-1], 3),
+            fallback=result.fallback,
         )
+
+    # -- partials ------------------------------------------------------------------
+
+    def _maybe_partial(self) -> None:
+        if self._on_partial is None or self._partial_after_s <= 0 or self._partial_in_flight:
+            return
+        current = self._segmenter.current()
+        if current is None:
+            return
+        samples, start_s = current
+        length_s = samples.size / ASR_RATE
+        if length_s < max(self._partial_after_s, self._next_partial_s):
+            return
+        self._next_partial_s = length_s + self._partial_every_s
+        self._partial_in_flight = True
+        self._track(self._partial(samples, start_s))
+
+    async def _partial(self, samples: np.ndarray, start_s: float) -> None:
+        try:
+            language = await self._language_of(samples)
+            result = await self._engine.transcribe(
+                samples, language, self._prompt, stream_id=self._stream_id, kind="partial"
+            )
+        except (QueueFull, asyncio.CancelledError):
+            return
+        except Exception as exc:  # noqa: BLE001
+            log.error("asr_failed", participant_id=self.participant.id, error=type(exc).__name__, kind="partial")
+            return
+        finally:
+            self._partial_in_flight = False
+        if result is not None and not self._discarded and not self._paused and self._on_partial is not None:
+            offset = self._offset_s or 0.0
+            self._on_partial(self.participant, result.text, result.language, offset + start_s,
+                             offset + start_s + samples.size / ASR_RATE)

@@ -3,60 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from bot.audio.tts import render_speech
-from bot.call.base import AudioTrackReceived, CallEnded
-from bot.call.ice import use_host_addresses
 from bot.call.room import RoomConnector
-from bot.call.room_server import RoomServer
 from bot.session import SessionRunner, State
-from bot.transcribe.engine import TranscriptionEngine
+from tests.integration.conftest import drain, wait_for
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[TranscriptionEngine]:
-    from bot.config import load_settings
-
-    settings = load_settings(None, {"transcription.model": "tiny.en"})
-    loaded = TranscriptionEngine(settings.transcription, settings.paths.cache_dir)
-    yield loaded
-    loaded.close()
-
-
-@pytest.fixture
-async def room() -> AsyncIterator[RoomServer]:
-    use_host_addresses(["127.0.0.1"])
-    async with RoomServer({"r": "tok"}, port=0) as server:
-        yield server
-
-
-async def drain(connector: RoomConnector) -> None:
-    """A participant must read what it receives, as a real client does."""
-    async for event in connector.events():
-        if isinstance(event, AudioTrackReceived):
-            asyncio.ensure_future(_read(event.track))
-        if isinstance(event, CallEnded):
-            return
-
-
-async def _read(track) -> None:
-    try:
-        while True:
-            await track.recv()
-    except Exception:  # noqa: BLE001 - the track ended
-        return
-
-
-async def wait_for(condition, timeout: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.05)
 
 
 async def test_operator_stop_leaves_and_writes_the_note_for_what_was_said(room, engine, make_settings) -> None:

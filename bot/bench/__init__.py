@@ -1,0 +1,1 @@
+"""Benchmarks (`sessionbot bench …`): numbers with a same-process baseline, never timed tests."""

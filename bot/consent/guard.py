@@ -1,0 +1,69 @@
+"""ConsentGuard: the session's consent policy applied to what people say and type.
+
+It decides; the SessionRunner acts. Three things can happen:
+- an objection (spoken or typed, by anyone): the session must stop and keep nothing;
+- a clinician command typed in the chat: /stop, /pause, /resume;
+- nothing.
+Before joining, `refusal()` says whether the consent mode allows joining at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from bot.config import ConsentSettings
+from bot.consent.announcements import load_announcements
+from bot.consent.objection import ObjectionDetector
+from bot.transcribe.segment import Participant
+
+Action = Literal["objection", "stop", "pause", "resume"]
+CLINICIAN_COMMANDS: dict[str, Action] = {"/stop": "stop", "/pause": "pause", "/resume": "resume"}
+
+
+@dataclass(frozen=True)
+class ConsentEvent:
+    action: Action
+    participant: Participant
+    source: Literal["speech", "text", "clinician_command"]
+    language: str
+    rule: str | None = None
+    utterance_end_s: float | None = None
+
+
+class ConsentGuard:
+    def __init__(self, settings: ConsentSettings, announcements_dir: Path, language: str) -> None:
+        self.settings = settings
+        self.language = language
+        self.detector = ObjectionDetector(announcements_dir, language, settings.objection_sensitivity)
+        self.asr_prompt = load_announcements(announcements_dir, language).asr_prompt
+
+    def refusal(self) -> str | None:
+        """Why the bot must not join this session, or None when it may."""
+        if self.settings.mode == "declined":
+            return "consent.mode is 'declined' for this session: the assistant never joins it."
+        if self.settings.mode == "written" and not (self.settings.written_consent_ref or "").strip():
+            return (
+                "consent.mode is 'written' but no written consent is recorded for this session's client "
+                "(consent.written_consent_ref is empty), so the assistant did not join. Fix: record the "
+                "reference of the client's signed consent, or have the session run without the assistant."
+            )
+        return None
+
+    def on_speech(
+        self, participant: Participant, text: str, language: str | None, utterance_end_s: float | None = None
+    ) -> ConsentEvent | None:
+        decision = self.detector.check(text, language)
+        if decision.objection:
+            return ConsentEvent("objection", participant, "speech", decision.language, decision.rule, utterance_end_s)
+        return None
+
+    def on_text(self, participant: Participant, text: str) -> ConsentEvent | None:
+        command = CLINICIAN_COMMANDS.get(text.strip().lower())
+        if command is not None and self.settings.clinician_commands and participant.role == "clinician":
+            return ConsentEvent(command, participant, "clinician_command", self.language)
+        decision = self.detector.check(text.removeprefix("/"), None)
+        if decision.objection:
+            return ConsentEvent("objection", participant, "text", decision.language, decision.rule)
+        return None

@@ -1,0 +1,68 @@
+"""The objection detector on typed text: the issue's cases and the evaluation set."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from bot.config import DEFAULT_ANNOUNCEMENTS_DIR, ConfigError
+from bot.consent.objection import ObjectionDetector, load_rules, normalize
+
+EVAL_DIR = Path(__file__).resolve().parent.parent / "consent_eval"
+LANGUAGES = sorted(p.stem for p in EVAL_DIR.glob("*.toml"))
+
+
+def detector(language: str, sensitivity: str = "cautious") -> ObjectionDetector:
+    return ObjectionDetector(DEFAULT_ANNOUNCEMENTS_DIR, language, sensitivity)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "language, text, objection",
+    [
+        ("en", "I don't mind.", False),
+        ("en", "I don't want this recorded.", True),
+        ("en", "I don't want to go to work.", False),
+        ("en", "Stop.", True),
+        ("en", "I want to stop drinking before the wedding.", False),
+        ("en", "I don't mind the recording, but please turn the AI off now.", True),
+        ("en", "Honestly the AI can stay, it's fine.", False),
+        ("es", "No me importa.", False),
+        ("es", "No quiero que me grabe.", True),
+        ("es", "Apague eso.", True),
+        ("es", "No quiero ir al trabajo.", False),
+    ],
+)
+def test_the_cases_named_in_the_issue(language: str, text: str, objection: bool) -> None:
+    for sensitivity in ("balanced", "cautious"):
+        assert detector(language, sensitivity).check(text, language).objection is objection, (text, sensitivity)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_typed_evaluation_set_meets_the_targets(language: str) -> None:
+    """Targets from the issue: recall ≥ 95 %, false stops ≤ 1 % (typed; spoken is `sessionbot bench consent`)."""
+    data = tomllib.loads((EVAL_DIR / f"{language}.toml").read_text(encoding="utf-8"))
+    check = detector(language)
+    missed = [t for t in data["objections"] if not check.check(t, language).objection]
+    false_stops = [t for t in data["non_objections"] if check.check(t, language).objection]
+    assert len(data["objections"]) >= 30 and len(data["non_objections"]) >= 200
+    assert 1 - len(missed) / len(data["objections"]) >= 0.95, missed
+    assert len(false_stops) / len(data["non_objections"]) <= 0.01, false_stops
+
+
+def test_an_objection_in_another_language_than_the_session_is_still_heard() -> None:
+    assert detector("en").check("No quiero que me grabe.", "es").objection
+
+
+def test_normalization_keeps_accents_and_apostrophes() -> None:
+    assert normalize("¿No quiere que GRABE?  Don’t!") == "no quiere que grabe don't"
+
+
+def test_a_bad_rule_file_names_the_pattern(tmp_path: Path) -> None:
+    (tmp_path / "xx.toml").write_text('[objection]\npatterns = ["(unclosed"]\n')
+    with pytest.raises(ConfigError, match=r"objection.patterns: bad pattern '\(unclosed'"):
+        load_rules(tmp_path, "xx")
+    (tmp_path / "yy.toml").write_text('[objection]\npatterns = ["x"]\ntargetz = ["ai"]\n')
+    with pytest.raises(ConfigError, match="objection.targetz"):
+        load_rules(tmp_path, "yy")
