@@ -32,6 +32,24 @@ def _settings(config: Path | None, overrides: dict[str, Any]) -> Settings:
         raise  # unreachable: fail() exits
 
 
+def _journal_key(settings: Settings, ephemeral_ok: bool = False) -> bytes | None:
+    """The journal key, or None when journaling is off. The demo may use a key that lives
+    only in memory (its journal then cannot be recovered after a crash, and says so)."""
+    if not settings.journal.enabled:
+        return None
+    from bot.transcribe.journal import load_journal_key
+
+    try:
+        return load_journal_key(key_file=settings.journal.key_file)
+    except ConfigError as exc:
+        if ephemeral_ok and "not set" in str(exc):
+            import os
+
+            return os.urandom(32)
+        fail(f"journal key: {exc}")
+        raise
+
+
 def _logging(settings: Settings, log_file: Path | None = None) -> None:
     from bot.log import configure_logging
 
@@ -72,7 +90,7 @@ def demo(
     _logging(settings, log_file)
     console.print(f"[bold]sessionbot demo[/] — language {settings.session.language}; logs in {log_file}")
     try:
-        result = asyncio.run(run_demo(settings, console, report, scenario))
+        result = asyncio.run(run_demo(settings, console, report, scenario, _journal_key(settings, ephemeral_ok=True)))
     except ValueError as exc:
         fail(str(exc))
     sys.exit(0 if result.state == "done" else 1)
@@ -101,6 +119,12 @@ def join(link: str, config: Path | None, language: str | None, name: str | None,
         fail(str(exc))
     if settings.ice.host_addresses:
         use_host_addresses(settings.ice.host_addresses)
+    key = _journal_key(settings)
+    if key is not None:
+        from bot.recover import recover_all
+
+        for recovered in recover_all(settings, key):
+            err_console.print(f"recovered an interrupted session: {recovered.note or recovered.error}", markup=False)
 
     def progress(event: str, data: dict[str, Any]) -> None:
         if event == "state":
@@ -115,7 +139,7 @@ def join(link: str, config: Path | None, language: str | None, name: str | None,
             connector = RoomConnector(url, settings.bot.display_name, role="bot", stun_servers=settings.ice.stun_servers)
         except CallJoinError as exc:
             fail(str(exc))
-        runner = SessionRunner(settings, connector, engine, on_progress=progress)
+        runner = SessionRunner(settings, connector, engine, on_progress=progress, journal_key=key)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             # Leave politely and still write the note for what was transcribed.
@@ -162,6 +186,43 @@ def room(config: Path | None, rooms: tuple[str, ...], host: str | None, port: in
         asyncio.run(serve())
     except KeyboardInterrupt:
         pass
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@config_option
+@click.option("--language", "-l", default=None, help="Language code, or 'auto' (default: session.language).")
+@click.option("--model", default=None, help="Speech model: base, tiny.en, or a CTranslate2 directory.")
+@click.option("--realtime", is_flag=True, help="Pace the audio like a live call (latencies as a caller sees them).")
+@click.option("--partials", is_flag=True, help="Also output partial text (final=false).")
+@click.option("--json", "as_json", is_flag=True, help='Print {"segments":[{start,end,text,final}],"language":…}.')
+def transcribe(file: Path, config: Path | None, language: str | None, model: str | None, realtime: bool,
+               partials: bool, as_json: bool) -> None:
+    """Transcribe a recording through exactly the in-call streaming pipeline (as one participant)."""
+    import json
+
+    from bot.audio.pcm import load_audio
+    from bot.transcribe.engine import TranscriptionEngine
+    from bot.transcribe.file import transcribe_pcm
+
+    settings = _settings(config, {"transcription.model": model, "logging.level": "warning"})
+    _logging(settings)
+    try:
+        audio = load_audio(str(file))
+    except (ValueError, OSError) as exc:
+        fail(f"{file}: cannot decode audio ({exc})")
+    chosen = language or settings.transcription.language or settings.session.language
+    engine = TranscriptionEngine(settings.transcription, settings.paths.cache_dir)
+    result = asyncio.run(transcribe_pcm(engine, settings, audio, chosen, realtime))
+    engine.close()
+    if as_json:
+        click.echo(json.dumps(result.to_json(partials), ensure_ascii=False))
+        return
+    from bot.notes.render import clock
+
+    for segment in result.to_json(partials)["segments"]:  # type: ignore[union-attr]
+        marker = "" if segment["final"] else " (partial)"
+        click.echo(f"[{clock(segment['start'])} → {clock(segment['end'])}]{marker} {segment['text']}")
 
 
 @main.command("check-objection")
@@ -274,10 +335,84 @@ def bench_consent(config: Path | None, languages: tuple[str, ...], spoken_object
     console.print(f"results: {out}")
 
 
+@bench.command("asr")
+@config_option
+@click.option("--model", default=None, help="Speech model (default: transcription.model).")
+@click.option("--sessions", "levels", default="1,2,4,6", show_default=True,
+              help="Concurrent session counts to try (two speakers each, real time).")
+@click.option("--audio", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="An extra recording to include.")
+@click.option("--ref", default=None, help="Reference text of --audio.")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=Path("bench-results/asr.json"),
+              show_default=True)
+def bench_asr(config: Path | None, model: str | None, levels: str, audio: Path | None, ref: str | None,
+              out: Path) -> None:
+    """Latency, WER vs offline, capacity, memory and hallucinations of the streaming transcriber."""
+    import json
+
+    from rich.table import Table
+
+    from bot.bench.asr import run_asr_bench
+
+    if (audio is None) != (ref is None):
+        fail("--audio and --ref go together")
+    settings = _settings(config, {"transcription.model": model, "logging.level": "warning"})
+    _logging(settings)
+    counts = sorted({int(x) for x in levels.split(",") if x.strip()})
+    results = asyncio.run(run_asr_bench(settings, counts, extra_audio=audio, extra_ref=ref))
+    table = Table(title=f"Streaming transcription, {results['model']} ({results['audio_per_session_s']} s per session)")
+    for column in ("policy", "sessions", "latency median", "latency p95", "behind real time", "peak RSS", "real time"):
+        table.add_column(column)
+    for policy, rows in (("utterance window", results["load"]), ("30 s window (baseline)", results["baseline_full_window"])):
+        for row in rows:
+            table.add_row(policy, str(row["sessions"]), _fmt(row["latency_median_s"], "s"), _fmt(row["latency_p95_s"], "s"),
+                          _fmt(row["finished_behind_real_time_s"], "s"), f"{row['peak_rss_mb']:.0f} MB",
+                          "yes" if row["real_time"] else "no")
+    console.print(table)
+    wer = results["wer"]
+    console.print(f"WER streaming {wer['streaming']:.3f} vs offline {wer['offline']:.3f} (ratio {wer['ratio']})")
+    console.print(f"capacity: {results['capacity_sessions_real_time']} concurrent sessions in real time; "
+                  f"memory per extra session: {results['memory']['per_extra_session_mb']} MB")
+    console.print(f"hallucinated words on {results['hallucination']['audio_s']} s of silence and noise: "
+                  f"{results['hallucination']['words']}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    console.print(f"results: {out}")
+
+
 def _fmt(value: float | None, unit: str = "") -> str:
     if value is None:
         return "-"
     return f"{value:.2f} {unit}" if unit else f"{value:.1%}"
+
+
+@main.command()
+@config_option
+def recover(config: Path | None) -> None:
+    """Write the notes of interrupted sessions from their encrypted journals, then delete those."""
+    from bot.recover import recover_all
+
+    settings = _settings(config, {})
+    _logging(settings)
+    key = _journal_key(settings)
+    if key is None:
+        fail("journal.enabled is false: there are no journals to recover")
+    results = recover_all(settings, key)  # type: ignore[arg-type]
+    for result in results:
+        click.echo(f"{result.journal.name}: " + (f"{result.segments} segments → {result.note}" if result.note
+                                                 else f"NOT recovered ({result.error})"))
+    if not results:
+        click.echo(f"no unfinished journals in {settings.journal.directory}")
+    sys.exit(1 if any(r.note is None for r in results) else 0)
+
+
+@main.command("journal-key")
+def journal_key() -> None:
+    """Print a new random journal key (base64). Store it owner-only, e.g.
+    (umask 077; sessionbot journal-key > /etc/sessionbot/journal.key)."""
+    from bot.transcribe.journal import generate_key
+
+    click.echo(generate_key())
 
 
 @main.group()

@@ -25,6 +25,11 @@ def default_cache_dir() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "sessionbot"
 
 
+def default_state_dir() -> Path:
+    xdg = os.environ.get("XDG_STATE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "state") / "sessionbot"
+
+
 class ConfigError(Exception):
     """A configuration problem, worded for the person who has to fix it."""
 
@@ -115,6 +120,15 @@ class LeaveSettings(_Section):
     everyone_left_grace_s: float = Field(2.0, ge=0)
 
 
+class JournalSettings(_Section):
+    enabled: bool = Field(True, description="Keep an encrypted journal so a crash loses no transcript.")
+    directory: Path = Field(default_factory=lambda: default_state_dir() / "journal")
+    key_file: Path | None = Field(
+        None, description="32-byte key file (0600); or set SESSIONBOT_JOURNAL_KEY (base64)."
+    )
+    keep_after_note: bool = Field(False, description="Keep the journal after the note is written (default: delete).")
+
+
 class RoomSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8765, ge=0, le=65535)
@@ -149,6 +163,7 @@ class Settings(_Section):
     leave: LeaveSettings = Field(default_factory=LeaveSettings)
     room: RoomSettings = Field(default_factory=RoomSettings)
     notes: NoteSettings = Field(default_factory=NoteSettings)
+    journal: JournalSettings = Field(default_factory=JournalSettings)
     paths: PathSettings = Field(default_factory=PathSettings)
     logging: LogSettings = Field(default_factory=LogSettings)
 

@@ -42,6 +42,7 @@ from bot.notes.simple import SimpleNoteGenerator
 from bot.transcribe.buffer import TranscriptBuffer
 from bot.transcribe.engine import TranscriptionEngine
 from bot.transcribe.segment import Participant, Segment
+from bot.transcribe.journal import JournalError, JournalWriter, TranscriptJournal
 from bot.transcribe.stream import ParticipantStream
 
 log = get_logger(__name__)
@@ -92,6 +93,7 @@ class SessionRunner:
         session_id: str | None = None,
         generator: NoteGenerator | None = None,
         on_progress: ProgressCallback | None = None,
+        journal_key: bytes | None = None,
     ) -> None:
         self.settings = settings
         self.session_id = session_id or uuid.uuid4().hex[:12]
@@ -120,6 +122,9 @@ class SessionRunner:
         self._stop_requested: asyncio.Event | None = None
         self._stop_reason = ""
         self._objection: Objection | None = None
+        self._journal_key = journal_key if settings.journal.enabled else None
+        self._journal: TranscriptJournal | None = None
+        self._journal_writer: JournalWriter | None = None
         self.buffer.subscribe(self._on_segment)
 
     @property
@@ -166,6 +171,7 @@ class SessionRunner:
             return SessionResult(self.session_id, self.state, str(exc), audit=self._write_audit())
         self._started = time.monotonic()
         self._started_wall = datetime.now(UTC)
+        self._open_journal()
         self._transition(State.ANNOUNCING)
         reason = "call ended"
         try:
@@ -176,6 +182,28 @@ class SessionRunner:
         if self._objection is not None:
             return await self._finish_after_objection()
         return await self._finish(reason)
+
+    def _open_journal(self) -> None:
+        """After joining: a session that never joined leaves no journal behind."""
+        if self._journal_key is None:
+            log.warning("journal_disabled", reason="no key" if self.settings.journal.enabled else "configured off")
+            return
+        self._journal = TranscriptJournal(
+            self.settings.journal.directory, self.session_id, self._journal_key,
+            metadata={"language": self.settings.session.language, "consent_mode": self.settings.consent.mode,
+                      "stem": self.stem, "started_utc": self._started_wall.isoformat(timespec="seconds")},
+        )
+        # Subscribed after the consent check: an objecting segment is never journaled.
+        self._journal_writer = JournalWriter(self._journal)
+        self.buffer.subscribe(self._journal_writer)
+
+    def _journal_do(self, action: Callable[[TranscriptJournal], None]) -> None:
+        if self._journal is None or self._journal.closed:
+            return
+        try:
+            action(self._journal)
+        except JournalError as exc:
+            log.error("journal_write_failed", error=type(exc).__name__)
 
     def _refuse(self, reason: str) -> SessionResult:
         self._transition(State.FAILED, reason=f"consent_{self.settings.consent.mode}")
@@ -224,6 +252,8 @@ class SessionRunner:
         if isinstance(event, ParticipantJoined):
             p = event.participant
             self._present[p.id] = p
+            if p.id not in self._seen:
+                self._journal_do(lambda journal: journal.append_participant(p))
             self._seen[p.id] = p
             log.info("participant_joined", participant_id=p.id, role=p.role, present=len(self._present))
             self._progress("participant_joined", {"participant": p})
@@ -269,7 +299,7 @@ class SessionRunner:
     def _on_partial(self, participant: Participant, text: str, language: str, start: float, end: float) -> None:
         """Text of an utterance still in progress: shown, checked for an objection, never stored."""
         self._progress("partial", {"participant": participant, "text": text, "start": start, "end": end})
-        consent_event = self._guard.on_speech(participant, text, language)
+        consent_event = self._guard.on_speech(participant, text, language, end)
         if consent_event is not None:
             self._act(consent_event)
 
@@ -291,7 +321,9 @@ class SessionRunner:
             log.info("clinician_command", command="resume", participant_id=event.participant.id)
             for stream in self._streams.values():
                 stream.resume()
-            self.audit.pauses[-1].resumed_at_s = round(self.clock(), 2)
+            pause = self.audit.pauses[-1]
+            pause.resumed_at_s = round(self.clock(), 2)
+            self._journal_do(lambda j: j.append_gap(pause.paused_at_s, pause.resumed_at_s or 0.0, "paused by clinician"))
             self._transition(State.LISTENING, by=event.participant.id)
 
     def _object(self, event: ConsentEvent) -> None:
@@ -305,6 +337,8 @@ class SessionRunner:
         for stream in self._streams.values():
             stream.discard()
         dropped = self.buffer.purge()
+        if self._journal is not None:
+            self._journal.delete()  # at once, not after the spoken acknowledgement
         latency = {"decision_s": round(self._objection.at_s - event.utterance_end_s, 2)} if event.utterance_end_s else {}
         self._transition(State.OBJECTED, participant_id=p.id, source=event.source, segments_dropped=dropped, **latency)
         self.request_stop("objection")
@@ -416,7 +450,12 @@ class SessionRunner:
             result.note_markdown, result.note_json = write_note(
                 note, self.settings.paths.output_dir, self.settings.notes.include_transcript, self.stem
             )
-        self.audit.outcome = f"completed: {reason}"
+        # Only now is the transcript safe elsewhere: a crash before this point leaves it recoverable.
+        self._journal_do(lambda journal: journal.end(reason))
+        if self._journal is not None and not self.settings.journal.keep_after_note:
+            self._journal.delete()
+        failures = self._journal_writer.failures if self._journal_writer is not None else 0
+        self.audit.outcome = f"completed: {reason}" + (f"; journal write failures: {failures}" if failures else "")
         result.audit = self._write_audit()
         self._transition(State.DONE, segments=len(segments))
         result.state = self.state

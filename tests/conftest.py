@@ -31,6 +31,7 @@ def make_settings(tmp_path: Path):
             "paths": {"output_dir": str(tmp_path / "notes"), "cache_dir": os.environ.get(
                 "SESSIONBOT_CACHE_DIR", str(Path.home() / ".cache" / "sessionbot"))},
             "ice": {"host_addresses": ["127.0.0.1"]},
+            "journal": {"directory": str(tmp_path / "journal")},
         }
         for name, values in sections.items():
             data.setdefault(name, {}).update(values)

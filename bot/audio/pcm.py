@@ -62,3 +62,16 @@ def rms_dbfs(samples: np.ndarray) -> float:
         return float("-inf")
     rms = float(np.sqrt(np.mean(np.square(samples.astype(np.float64)))))
     return 20.0 * np.log10(max(rms, 1e-9) / 32768.0)
+
+
+def load_audio(path: str, rate: int = ASR_RATE) -> np.ndarray:
+    """Decode any audio file FFmpeg knows into int16 mono PCM at `rate`, in memory."""
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
+    chunks: list[np.ndarray] = []
+    with av.open(path) as container:
+        if not container.streams.audio:
+            raise ValueError(f"{path} has no audio stream")
+        for frame in container.decode(audio=0):
+            chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
+    chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
+    return np.concatenate(chunks).astype(np.int16) if chunks else np.zeros(0, dtype=np.int16)

@@ -1,7 +1,9 @@
 """`sessionbot bench consent`: recall of objections, false-stop rate and objection-to-stop
 latency per language, typed and spoken, on the evaluation set in tests/consent_eval/.
 
-Spoken items are rendered with the language's espeak-ng voice and go through the
+The development set (tests/consent_eval/<lang>.toml) was used to tune the rules;
+the held-out set (tests/consent_eval/holdout/) was written blind to them and is
+reported separately. Spoken items are rendered with the language's espeak-ng voice and go through the
 in-call path (VAD → shared faster-whisper engine → ConsentGuard). Two baselines
 run in the same process on the same items: for typed text, a naive keyword
 matcher (any of stop / record / AI / bot / transcri… anywhere), which shows what
@@ -32,6 +34,7 @@ from bot.transcribe.engine import TranscriptionEngine
 from bot.transcribe.segment import Participant
 
 EVAL_DIR = REPO_ROOT / "tests" / "consent_eval"
+HOLDOUT_DIR = EVAL_DIR / "holdout"
 NAIVE_KEYWORDS = re.compile(
     r"\b(stop|stopp|para|pare|basta|arrête|record\w*|grab\w*|grav\w*|enregistr\w*|aufnahm\w*|aufzeichn\w*|registr\w*"
     r"|transcri\w*|ai|ia|ki|bot|robot|assistant\w*|asistente|assistente)\b"
@@ -58,8 +61,8 @@ class Counts:
         }
 
 
-def load_eval(language: str) -> tuple[list[str], list[str]]:
-    data = tomllib.loads((EVAL_DIR / f"{language}.toml").read_text(encoding="utf-8"))
+def load_eval(language: str, directory: Path = EVAL_DIR) -> tuple[list[str], list[str]]:
+    data = tomllib.loads((directory / f"{language}.toml").read_text(encoding="utf-8"))
     return list(data["objections"]), list(data["non_objections"])
 
 
@@ -113,6 +116,10 @@ async def run_consent_bench(
                 row[f"typed_{sensitivity}"] = ours.summary()
                 if sensitivity == "cautious":
                     row["typed_naive_keyword_baseline"] = naive.summary()
+                if (HOLDOUT_DIR / f"{language}.toml").is_file():
+                    # Written blind to the rules and never used to tune them.
+                    held, _ = typed(guard, *load_eval(language, HOLDOUT_DIR))
+                    row[f"typed_holdout_{sensitivity}"] = held.summary()
             if engine is not None:
                 guard = ConsentGuard(settings.consent, settings.paths.announcements_dir, language)
                 picked_objections = sampler.sample(objections, min(spoken_objections, len(objections)))

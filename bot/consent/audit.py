@@ -35,7 +35,7 @@ class Objection:
     at_s: float
     at_utc: str
     language: str
-    utterance_end_s: float | None = None  # spoken objections: when the objecting utterance ended
+    utterance_end_s: float | None = None  # spoken: end of the audio the objection was heard in
 
     def summary(self, clock: str) -> str:
         return f"participant {self.display_name} objected at {clock} ({self.source}); nothing retained"

@@ -160,7 +160,7 @@ class ObjectionDetector:
         return Decision(False, rules.language)
 
 
-_CLAUSE_PUNCTUATION = re.compile(r"[.;:!?¿¡,]+\s")
+_CLAUSE_PUNCTUATION = re.compile(r"[.;:!?¿¡]+\s")
 
 
 def _clauses(text: str, rules: ObjectionRules) -> list[str]:

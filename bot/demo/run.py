@@ -65,7 +65,8 @@ def peak_rss_mb() -> float:
 
 
 async def run_demo(
-    settings: Settings, console: Console | None = None, report_path: Path | None = None, scenario: str = "dialogue"
+    settings: Settings, console: Console | None = None, report_path: Path | None = None, scenario: str = "dialogue",
+    journal_key: bytes | None = None,
 ) -> DemoReport:
     console = console or Console()
     started = time.monotonic()
@@ -142,7 +143,7 @@ async def run_demo(
                 console.print(f"  [bold]{clock(s.start)} {escape(s.display_name)}[/]: {escape(s.text)}")
 
         connector = RoomConnector(link, settings.bot.display_name, role="bot", stun_servers=settings.ice.stun_servers)
-        runner = SessionRunner(settings, connector, engine, on_progress=progress)
+        runner = SessionRunner(settings, connector, engine, on_progress=progress, journal_key=journal_key)
         result: SessionResult = await runner.run()
         exit_code = await asyncio.wait_for(participants.wait(), 30)
         await follower

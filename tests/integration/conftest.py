@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
-from bot.call.base import AudioTrackReceived, CallEnded
+from bot.call.base import AudioTrackReceived, CallEnded, TextReceived
 from bot.call.ice import use_host_addresses
 from bot.call.room import RoomConnector
 from bot.call.room_server import RoomServer
@@ -31,9 +31,13 @@ async def room() -> AsyncIterator[RoomServer]:
         yield server
 
 
-async def drain(connector: RoomConnector, on_bot_audio: Callable[[object], None] | None = None) -> None:
+async def drain(
+    connector: RoomConnector, on_bot_audio: Callable[[object], None] | None = None, texts: list[str] | None = None
+) -> None:
     """A participant must read what it receives, as a real client does."""
     async for event in connector.events():
+        if isinstance(event, TextReceived) and texts is not None:
+            texts.append(event.text)
         if isinstance(event, AudioTrackReceived):
             callback = on_bot_audio if event.participant.role == "bot" else None
             asyncio.ensure_future(_read(event.track, callback))

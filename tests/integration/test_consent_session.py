@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 
 import numpy as np
 import pytest
@@ -45,15 +46,16 @@ async def say(connector: RoomConnector, text: str) -> None:
 
 async def start(room, engine, settings, *people: tuple[str, str]):
     """The bot joins; then each (name, role) joins and hears the full announcement."""
-    runner = SessionRunner(settings, RoomConnector(room.link("r"), "Bot"), engine)
+    runner = SessionRunner(settings, RoomConnector(room.link("r"), "Bot"), engine, journal_key=os.urandom(32))
     session = asyncio.ensure_future(runner.run())
     await wait_for(lambda: runner.state == State.ANNOUNCING)
     joined = []
     for name, role in people:
         heard = Heard()
         connector = RoomConnector(room.link("r"), name, role=role)
+        connector.chat = []  # type: ignore[attr-defined]
         await connector.join()
-        joined.append((connector, heard, asyncio.ensure_future(drain(connector, heard))))
+        joined.append((connector, heard, asyncio.ensure_future(drain(connector, heard, connector.chat))))
     await wait_for(lambda: runner.state == State.LISTENING, timeout=60)
     await wait_for(lambda: len(runner.audit.announced) == len(people), timeout=60)
     return runner, session, joined
@@ -90,6 +92,8 @@ async def test_spoken_objection_stops_acknowledges_leaves_and_keeps_nothing(room
     (clinician, _, _), (client, heard_by_client, _) = joined
     await say(client, "My sister visited on Sunday and we cooked pancakes together.")
     await wait_for(lambda: len(runner.buffer) >= 1)
+    journal = settings.journal.directory / f"{runner.session_id}.journal"
+    assert journal.is_file()  # the transcript was journaled while the session ran
     before = heard_by_client.seconds
     await say(client, "Actually, I don't want this recorded. Please turn the assistant off.")
     result = await asyncio.wait_for(session, 60)
@@ -97,6 +101,7 @@ async def test_spoken_objection_stops_acknowledges_leaves_and_keeps_nothing(room
     assert result.state == State.DONE and result.reason == "objection"
     assert result.objection.display_name == "Sam" and result.objection.source == "speech"
     assert len(runner.buffer) == 0 and result.segments == [] and result.note_json is None
+    assert not journal.exists()  # purged from disk too
     assert heard_by_client.seconds - before >= 2.0  # the spoken acknowledgement arrived
     files = output_files(settings)
     assert sorted(name.split(".", 1)[1] for name in files) == ["audit.json", "objection.md"]
@@ -108,6 +113,10 @@ async def test_spoken_objection_stops_acknowledges_leaves_and_keeps_nothing(room
     audit = json.loads(files[next(n for n in files if n.endswith("audit.json"))])
     assert {a["display_name"] for a in audit["announced"]} == {"Dr. Ana", "Sam"}
     assert audit["objection"]["utterance_end_s"] < audit["objection"]["at_s"]
+    # The announcement and the acknowledgement were also posted as text on the data channel.
+    for connector in (clinician, client):
+        assert any("AI assistant" in t and "transcribing" in t for t in connector.chat)
+        assert any("kept nothing" in t for t in connector.chat)
     for connector, _, pump in joined:
         await connector.leave()
         pump.cancel()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 
@@ -15,6 +16,7 @@ from bot.call.base import CallEnded, CallJoinError, ParticipantJoined
 from bot.call.room import RoomConnector
 from bot.call.room_protocol import RoomUrl
 from bot.call.room_server import RoomServer
+from bot.transcribe.journal import generate_key
 
 
 async def test_wrong_token_raises_a_clear_join_error() -> None:
@@ -74,6 +76,7 @@ def test_join_command_with_a_wrong_token_exits_with_the_reason(tmp_path) -> None
             process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot.cli", "join", link, "--config", str(write_config(tmp_path)),
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                env={**os.environ, "SESSIONBOT_JOURNAL_KEY": generate_key()},
             )
             out, err = await asyncio.wait_for(process.communicate(), 120)
             return subprocess.CompletedProcess([], process.returncode or 0, out.decode(), err.decode())
@@ -86,5 +89,6 @@ def test_join_command_with_a_wrong_token_exits_with_the_reason(tmp_path) -> None
 
 def write_config(tmp_path) -> object:
     path = tmp_path / "bot.toml"
-    path.write_text(f'[transcription]\nmodel = "tiny.en"\n[paths]\noutput_dir = "{tmp_path / "notes"}"\n')
+    path.write_text(f'[transcription]\nmodel = "tiny.en"\n[paths]\noutput_dir = "{tmp_path / "notes"}"\n'
+                    f'[journal]\ndirectory = "{tmp_path / "journal"}"\n')
     return path

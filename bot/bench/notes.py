@@ -1,0 +1,316 @@
+"""`sessionbot bench notes`: how good, how grounded and how fast the structured note generator is.
+
+Figures, each with what it is compared against in the same run:
+
+* ROUGE-1/2/L F1 against the clinician-written notes of the ACI-BENCH sample (20 real
+  doctor–patient dialogues; medical visits, so absolute scores are lower than for a
+  therapy-specific reference), next to two baselines computed on the same pairs: the
+  simple generator (every utterance quoted) and a lead extract (the dialogue's first
+  words, as many as the structured note has);
+* the share of statements whose evidence points at real transcript segments (must be 1);
+* an automatic support check: the share of each statement's words (template phrasing
+  removed) found in the segments it cites; a statement below the threshold is counted
+  as possibly unsupported;
+* time and peak memory to draft a note for a synthetic 60-minute two-speaker transcript
+  (~700 segments), measured in a fresh process so the model load and peak are real;
+* risk-flag recall and precision per language on tests/risk_eval/<language>.toml.
+
+Nothing is printed and nothing is logged from transcripts: the caller gets a dict.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.bench.stats import rate
+from bot.config import REPO_ROOT
+from bot.notes.base import Note, SessionFacts
+from bot.notes.dialogue import parse_dialogue_text
+from bot.notes.risk import RiskFlagger
+from bot.notes.simple import SimpleNoteGenerator
+from bot.notes.structured import PHRASES, StructuredNoteGenerator, tidy, words
+from bot.transcribe.segment import Segment
+
+RISK_EVAL_DIR = REPO_ROOT / "tests" / "risk_eval"
+SUPPORT_THRESHOLD = 0.8
+SYNTHETIC_SEGMENTS = 700
+SYNTHETIC_SECONDS = 3600.0
+
+# Words the generator adds around what was said ("Client reports: …", "their" for "my").
+_SCAFFOLD = frozenset(
+    w for language in PHRASES.values() for text in language.values() for w in words(re.sub(r"\{\w+\}", " ", text))
+) | {"their", "themself", "the", "client", "client's", "is", "has", "does", "not", "was", "would", "will", "su", "sus",
+   "se", "le", "ha", "no"}
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("SESSIONBOT_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
+
+
+@dataclass(frozen=True)
+class Pair:
+    encounter_id: str
+    dialogue: str
+    note: str
+
+
+def load_pairs(directory: Path | None = None) -> list[Pair]:
+    path = (directory or data_dir()) / "aci-bench" / "train-sample.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: ACI-BENCH sample not found. Fix: set SESSIONBOT_DATA_DIR to the shared data "
+                                "directory (it holds aci-bench/train-sample.jsonl).")
+    pairs = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            pairs.append(Pair(row["encounter_id"], row["dialogue"], row["note"]))
+    return pairs
+
+
+def facts_for(segments: list[Segment], session_id: str, language: str = "en") -> SessionFacts:
+    people = {s.participant_id: {"id": s.participant_id, "display_name": s.display_name, "role": s.role}
+              for s in segments}
+    return SessionFacts(session_id, "2026-01-01T00:00:00+00:00", segments[-1].end if segments else 0.0, language,
+                        tuple(people.values()))
+
+
+def note_text(note: Note) -> str:
+    """The note as a reader sees it, without citations: section titles and statements."""
+    lines: list[str] = []
+    for section in note.sections:
+        lines.append(section.title)
+        lines += [s.text for s in section.statements] or [section.empty_text]
+    return "\n".join(lines)
+
+
+def lead_text(dialogue: str, n_words: int) -> str:
+    spoken = " ".join(tidy(re.sub(r"^\s*\[[^\]]*\]\s*", "", line)) for line in dialogue.splitlines())
+    return " ".join(spoken.split()[:n_words])
+
+
+def evidence_valid(note: Note) -> tuple[int, int]:
+    """(statements whose every evidence item matches a transcript segment, statements)."""
+    by_id = {s.id: s for s in note.transcript}
+    good = total = 0
+    for section in note.sections:
+        for statement in section.statements:
+            total += 1
+            good += all(
+                e.segment_id in by_id and by_id[e.segment_id].start == e.start and by_id[e.segment_id].end == e.end
+                and by_id[e.segment_id].display_name == e.speaker
+                for e in statement.evidence
+            ) and bool(statement.evidence)
+    return good, total
+
+
+def support(note: Note) -> list[float]:
+    """Per statement: share of its own words (scaffolding removed) that occur in its cited segments.
+
+    Quotes score 1 by construction; the check matters for rewritten statements, where a faulty
+    rule could add words that nobody said."""
+    by_id = {s.id: s for s in note.transcript}
+    shares = []
+    for section in note.sections:
+        for statement in section.statements:
+            cited = {w for e in statement.evidence if e.segment_id in by_id for w in words(tidy(by_id[e.segment_id].text))}
+            own = [w for w in words(statement.text) if w not in _SCAFFOLD]
+            shares.append(1.0 if not own else sum(_found(w, cited) for w in own) / len(own))
+    return shares
+
+
+def _found(word: str, cited: set[str]) -> bool:
+    """In the evidence, allowing for the third-person ending the rewrite adds (feels, tries, goes)."""
+    return bool({word, word[:-1], word[:-2], word[:-3] + "y"} & cited) if len(word) > 3 else word in cited
+
+
+def _rouge(pairs: list[tuple[str, str]]) -> dict[str, float]:
+    from rouge_score import rouge_scorer  # noqa: PLC0415 - a bench-only dependency
+
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+    totals = {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0}
+    for reference, candidate in pairs:
+        for name, score in scorer.score(reference, candidate).items():
+            totals[name] += score.fmeasure
+    return {name: round(100 * value / max(len(pairs), 1), 2) for name, value in totals.items()}
+
+
+def rouge_bench(template: str = "soap", directory: Path | None = None) -> dict[str, Any]:
+    pairs = load_pairs(directory)
+    structured = StructuredNoteGenerator()
+    simple = SimpleNoteGenerator()
+    outputs: dict[str, list[tuple[str, str]]] = {"structured": [], "simple": [], "lead": []}
+    valid = statements = 0
+    shares: list[float] = []
+    words_out: list[int] = []
+    for pair in pairs:
+        segments = parse_dialogue_text(pair.dialogue, "en", pair.encounter_id)
+        facts = facts_for(segments, pair.encounter_id)
+        note = structured.generate(segments, facts, template, frozenset({"notes"}))
+        text = note_text(note)
+        words_out.append(len(text.split()))
+        outputs["structured"].append((pair.note, text))
+        outputs["simple"].append((pair.note, note_text(simple.generate(segments, facts, "simple"))))
+        outputs["lead"].append((pair.note, lead_text(pair.dialogue, len(text.split()))))
+        good, total = evidence_valid(note)
+        valid, statements = valid + good, statements + total
+        shares += support(note)
+    return {
+        "pairs": len(pairs),
+        "template": template,
+        "backend": structured.backend,
+        "rouge_f1": {name: _rouge(items) for name, items in outputs.items()},
+        "note_words_mean": round(sum(words_out) / max(len(words_out), 1), 1),
+        "reference_words_mean": round(sum(len(p.note.split()) for p in pairs) / max(len(pairs), 1), 1),
+        "statements": statements,
+        "evidence_valid_share": rate(valid, statements),
+        "support_threshold": SUPPORT_THRESHOLD,
+        "supported_share": rate(sum(s >= SUPPORT_THRESHOLD for s in shares), len(shares)),
+        "support_min": round(min(shares), 3) if shares else None,
+    }
+
+
+# --------------------------------------------------------------------------- speed
+
+
+def synthetic_transcript(
+    pairs: list[Pair], n_segments: int = SYNTHETIC_SEGMENTS, duration_s: float = SYNTHETIC_SECONDS,
+) -> list[Segment]:
+    """A 60-minute, two-speaker transcript of ~700 VAD-sized segments made from real dialogue turns.
+
+    Turns are cut at sentence ends into segments of at most ~15 words (what a 5-second
+    utterance holds), dialogues are concatenated until `n_segments`, and the timeline is
+    stretched to `duration_s`."""
+    pieces: list[tuple[str, str | None, str]] = []
+    for index, pair in enumerate(pairs * 4):
+        for seg in parse_dialogue_text(pair.dialogue, "en", f"syn{index}"):
+            chunk: list[str] = []
+            for sentence in re.split(r"(?<=[.?!])\s+", seg.text):
+                chunk.append(sentence)
+                if len(" ".join(chunk).split()) >= 12:
+                    pieces.append((seg.display_name, seg.role, " ".join(chunk)))
+                    chunk = []
+            if chunk:
+                pieces.append((seg.display_name, seg.role, " ".join(chunk)))
+            if len(pieces) >= n_segments:
+                break
+        if len(pieces) >= n_segments:
+            break
+    pieces = pieces[:n_segments]
+    step = duration_s / max(len(pieces), 1)
+    return [
+        Segment(f"S{i + 1}", "synthetic", "p1" if role == "clinician" else "p2", name, role, round(i * step, 2),
+                round(i * step + step * 0.85, 2), text, "en", 0.9)
+        for i, (name, role, text) in enumerate(pieces)
+    ]
+
+
+_SPEED_CHILD = """
+import json, resource, sys, time
+from bot.bench.notes import facts_for, load_pairs, synthetic_transcript
+from bot.notes.structured import StructuredNoteGenerator
+from pathlib import Path
+pairs = load_pairs(Path(sys.argv[1]))
+segments = synthetic_transcript(pairs)
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+started, cpu_started = time.perf_counter(), cpu()
+generator = StructuredNoteGenerator()
+note = generator.generate(segments, facts_for(segments, "synthetic"), sys.argv[2], frozenset({"notes", "risk_flags"}))
+cold, cold_cpu = time.perf_counter() - started, cpu() - cpu_started
+started = time.perf_counter()
+generator.generate(segments, facts_for(segments, "synthetic"), sys.argv[2], frozenset({"notes", "risk_flags"}))
+warm = time.perf_counter() - started
+generator.prefetch(segments, "en")  # what a session does while it runs
+started = time.perf_counter()
+full = generator.generate(segments, facts_for(segments, "synthetic"), sys.argv[2], frozenset({"notes", "risk_flags"}))
+prefetched = time.perf_counter() - started
+print(json.dumps({"segments": len(segments), "words": sum(len(s.text.split()) for s in segments),
+    "duration_s": segments[-1].end, "statements": sum(len(s.statements) for s in note.sections),
+    "backend": generator.backend, "seconds_first_note": round(cold, 3),
+    "cpu_seconds_first_note": round(cold_cpu, 3), "seconds_next_note": round(warm, 3),
+    "seconds_after_prefetch": round(prefetched, 3),
+    "statements_after_prefetch": sum(len(s.statements) for s in full.sections),
+    "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    "rss_before_mib": round(before / 1024, 1)}))
+"""
+
+
+def speed_bench(template: str = "soap", directory: Path | None = None, cpus: int | None = 2) -> dict[str, Any]:
+    """Time a note for a synthetic 60-minute transcript in a fresh process pinned to `cpus` cores."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(cpus) if cpus else os.environ.get("OMP_NUM_THREADS", ""))
+    env = {k: v for k, v in env.items() if v}
+    command = [sys.executable, "-c", _SPEED_CHILD, str(directory or data_dir()), template]
+    preexec = None
+    if cpus and hasattr(os, "sched_setaffinity"):
+        available = sorted(os.sched_getaffinity(0))[:cpus]
+        preexec = lambda: os.sched_setaffinity(0, available)  # noqa: E731
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO_ROOT, preexec_fn=preexec,
+                          timeout=600, check=False)
+    if done.returncode != 0:
+        return {"error": f"speed run failed with exit code {done.returncode}", "stderr_tail": done.stderr[-2000:]}
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result["cpus"] = cpus
+    result["load_average_1min"] = round(os.getloadavg()[0], 2)  # other work on the machine inflates wall time
+    result["process_seconds"] = round(time.perf_counter() - started, 3)
+    return result
+
+
+# --------------------------------------------------------------------------- risk flags
+
+
+def risk_bench(risk_dir: Path = REPO_ROOT / "risk", eval_dir: Path = RISK_EVAL_DIR) -> dict[str, Any]:
+    """Recall and precision of the risk lexicons on hand-written risk / non-risk utterances."""
+    flagger = RiskFlagger(risk_dir)
+    results: dict[str, Any] = {}
+    for path in sorted(eval_dir.glob("*.toml")):
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        language = data["language"]
+        key = language if data.get("split", "dev") == "dev" else f"{language}-{data['split']}"
+        risk = [(item["text"], item["category"]) for item in data["risk"]]
+        safe = list(data["non_risk"])
+        caught = right_category = false_flags = 0
+        missed: list[str] = []
+        for text, category in risk:
+            flags = flagger.flags([_segment(text, language)], language)
+            if flags:
+                caught += 1
+                right_category += flags[0].category == category
+            else:
+                missed.append(text)
+        flagged_safe = [text for text in safe if flagger.flags([_segment(text, language)], language)]
+        false_flags = len(flagged_safe)
+        results[key] = {
+            "risk_items": len(risk), "non_risk_items": len(safe),
+            "recall": rate(caught, len(risk)),
+            "precision": rate(caught, caught + false_flags),
+            "category_accuracy": rate(right_category, caught),
+            "false_flag_rate": rate(false_flags, len(safe)),
+            "missed": missed, "false_flags": flagged_safe,  # evaluation sentences, not session content
+        }
+    return results
+
+
+def _segment(text: str, language: str) -> Segment:
+    return Segment("E1", "eval", "p2", "Client", "client", 0.0, 1.0, text, language, 1.0)
+
+
+def run_notes_bench(
+    template: str = "soap", directory: Path | None = None, cpus: int | None = 2, speed: bool = True,
+) -> dict[str, Any]:
+    """Everything above, as one dict (the CLI prints and saves it)."""
+    results: dict[str, Any] = {"rouge": rouge_bench(template, directory), "risk": risk_bench()}
+    if speed:
+        results["speed"] = speed_bench(template, directory, cpus)
+    return results

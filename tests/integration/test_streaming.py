@@ -1,0 +1,97 @@
+"""The streaming transcriber on real speech and on non-speech (base model, as in calls)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import structlog
+
+from bot.audio.pcm import ASR_RATE
+from bot.bench.asr import load_clips, synthetic_non_speech, two_speaker_tracks
+from bot.transcribe.buffer import TranscriptBuffer
+from bot.transcribe.engine import TranscriptionEngine
+from bot.transcribe.file import CHUNK, transcribe_pcm
+from bot.transcribe.segment import Participant
+from bot.transcribe.stream import ParticipantStream
+from bot.wer import normalize
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def base_engine():
+    from bot.config import load_settings
+
+    settings = load_settings(None)
+    engine = TranscriptionEngine(settings.transcription, settings.paths.cache_dir)
+    yield settings, engine
+    engine.close()
+
+
+async def test_silence_and_noise_yield_no_text(base_engine) -> None:
+    settings, engine = base_engine
+    noise, kinds = synthetic_non_speech(seconds_each=12.0)
+    result = await transcribe_pcm(engine, settings, noise, "en")
+    assert [s["text"] for s in result.segments + result.partials] == [], kinds
+
+
+async def test_two_interleaved_speakers_are_attributed_correctly(base_engine, speech_dir) -> None:
+    settings, engine = base_engine
+    clips = load_clips()[:6]
+    tracks, _ = two_speaker_tracks(clips)
+    buffer = TranscriptBuffer("two")
+    started = time.monotonic()
+    streams = [ParticipantStream(Participant(f"p{i}", f"speaker {i}"), engine, buffer, settings.vad, "en",
+                                 lambda: time.monotonic() - started) for i in range(2)]
+    for start in range(0, tracks[0].size, CHUNK):  # both speakers' audio arrives interleaved, chunk by chunk
+        for stream, track in zip(streams, tracks, strict=True):
+            stream.push_pcm(track[start : start + CHUNK])
+    for stream in streams:
+        await stream.finish()
+    segments = buffer.segments()
+    assert len(segments) >= len(clips)
+    for segment in segments:
+        words = set(normalize(segment.text).split())
+        best = max(range(len(clips)), key=lambda i: len(words & set(normalize(clips[i][1]).split())))
+        assert segment.participant_id == f"p{best % 2}", (segment.participant_id, best)
+
+
+async def test_a_full_queue_is_reported_not_hidden(speech_dir) -> None:
+    from bot.config import load_settings
+
+    settings = load_settings(None, {"transcription.model": "tiny.en"})
+    small = settings.transcription.model_copy(update={"max_queue": 1, "partial_after_s": 0.0})
+    engine = TranscriptionEngine(small, settings.paths.cache_dir)
+    clips = [c for c, _ in load_clips()[:4]]
+    pause = np.zeros(ASR_RATE, dtype=np.int16)
+    buffer = TranscriptBuffer("overflow")
+    stream = ParticipantStream(Participant("p1", "reader"), engine, buffer, settings.vad, "en", time.monotonic)
+    with structlog.testing.capture_logs() as logs:
+        for samples in clips:  # pushed all at once: far faster than the model decodes
+            stream.push_pcm(np.concatenate([samples, pause]))
+        await stream.finish()
+    engine.close()
+    overflow = [e for e in logs if e["event"] == "asr_queue_overflow"]
+    assert stream.overflowed >= 1 and len(overflow) == stream.overflowed
+    assert engine.metrics["overflow_dropped"]["final"] == stream.overflowed
+    assert "text" not in overflow[0] and overflow[0]["audio_s"] > 0
+
+
+def test_transcribe_command_json_has_the_documented_shape(speech_dir: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "transcribe", str(speech_dir / "LJ001-0002.wav"), "--json",
+         "--model", "tiny.en"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert set(data) == {"segments", "language"} and data["language"] == "en"
+    [segment] = data["segments"]
+    assert set(segment) == {"start", "end", "text", "final"} and segment["final"] is True
+    assert 0.0 <= segment["start"] < segment["end"] and "comparatively modern" in segment["text"].lower()
