@@ -225,6 +225,59 @@ def transcribe(file: Path, config: Path | None, language: str | None, model: str
         click.echo(f"[{clock(segment['start'])} → {clock(segment['end'])}]{marker} {segment['text']}")
 
 
+@main.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@config_option
+@click.option("--template", "-t", default="soap", show_default=True,
+              help="Note template: soap, dap, birp, progress, or any templates/<name>.<lang>.toml; 'simple' for quotes.")
+@click.option("--lang", "language", default=None,
+              help="Language of the dialogue and the note [default: the transcript JSON's, else session.language].")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Where the note files go [default: paths.output_dir].")
+@click.option("--purpose", "purposes", multiple=True, type=click.Choice(["notes", "risk_flags", "client_summary"]),
+              help="Consented purpose (repeatable) [default: consent.purposes].")
+@click.option("--no-transcript", is_flag=True, help="Leave the transcript out of the note files.")
+def note(input_path: Path, config: Path | None, template: str, language: str | None, out_dir: Path | None,
+         purposes: tuple[str, ...], no_transcript: bool) -> None:
+    """Draft a note from a finished dialogue: '[speaker] text' lines (e.g. ACI-BENCH) or transcript JSON.
+
+    Writes Markdown, JSON and HTML (owner-only) and prints their paths. Nothing is sent anywhere."""
+    from datetime import UTC, datetime
+
+    from bot.notes.base import SessionFacts
+    from bot.notes.dialogue import DialogueError, load_dialogue
+    from bot.notes.html import write_html
+    from bot.notes.render import write_note
+    from bot.notes.structured import make_generator
+
+    settings = _settings(config, {"logging.level": "warning"})
+    _logging(settings)
+    chosen = frozenset(purposes or settings.consent.purposes)
+    if "notes" not in chosen:
+        fail("the 'notes' purpose is not consented: no note is drafted. Fix: add --purpose notes.")
+    try:
+        segments = load_dialogue(input_path, language)
+    except DialogueError as exc:
+        fail(str(exc))
+    note_language = language or (segments[0].language if segments else settings.session.language)
+    people = {s.participant_id: {"id": s.participant_id, "display_name": s.display_name, "role": s.role}
+              for s in segments}
+    session_id = segments[0].session_id if segments else input_path.stem
+    facts = SessionFacts(session_id, datetime.now(UTC).isoformat(timespec="seconds"),
+                         max((s.end for s in segments), default=0.0), note_language, tuple(people.values()))
+    try:
+        generator = make_generator(template, settings.paths.risk_dir, settings.paths.templates_dir)
+        drafted = generator.generate(segments, facts, template, chosen)
+    except ConfigError as exc:
+        fail(f"configuration error: {exc}")
+    directory = out_dir or settings.paths.output_dir
+    include = settings.notes.include_transcript and not no_transcript
+    markdown, as_json = write_note(drafted, directory, include)
+    page = write_html(drafted, directory, include, markdown.stem)
+    for path in (markdown, as_json, page):
+        console.print(str(path), markup=False)
+
+
 @main.command("check-objection")
 @config_option
 @click.option("--lang", "language", required=True, help="Session language, e.g. en, es.")
@@ -375,6 +428,54 @@ def bench_asr(config: Path | None, model: str | None, levels: str, audio: Path |
                   f"memory per extra session: {results['memory']['per_extra_session_mb']} MB")
     console.print(f"hallucinated words on {results['hallucination']['audio_s']} s of silence and noise: "
                   f"{results['hallucination']['words']}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    console.print(f"results: {out}")
+
+
+@bench.command("notes")
+@config_option
+@click.option("--template", "-t", default="soap", show_default=True, help="Template used on ACI-BENCH.")
+@click.option("--cpus", default=2, show_default=True, help="Cores the timed 60-minute run is pinned to (0: all).")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=Path("bench-results/notes.json"),
+              show_default=True, help="Where the JSON results go.")
+def bench_notes(config: Path | None, template: str, cpus: int, out: Path) -> None:
+    """ROUGE vs baselines on ACI-BENCH, evidence/support checks, 60-minute speed and memory, risk recall."""
+    import json
+
+    from rich.table import Table
+
+    from bot.bench.notes import run_notes_bench
+
+    settings = _settings(config, {"logging.level": "warning"})
+    _logging(settings)
+    try:
+        results = run_notes_bench(template, cpus=cpus or None)
+    except FileNotFoundError as exc:
+        fail(str(exc), 1)
+    rouge = results["rouge"]
+    table = Table(title=f"ACI-BENCH sample ({rouge['pairs']} pairs, template {template}, {rouge['backend']}): ROUGE F1")
+    for column in ("system", "ROUGE-1", "ROUGE-2", "ROUGE-L"):
+        table.add_column(column)
+    for system, scores in rouge["rouge_f1"].items():
+        table.add_row(system, *(f"{scores[k]:.1f}" for k in ("rouge1", "rouge2", "rougeL")))
+    console.print(table)
+    console.print(f"statements {rouge['statements']}: evidence valid {rouge['evidence_valid_share']:.0%}, "
+                  f"supported (≥{rouge['support_threshold']:.0%} of words in evidence) {rouge['supported_share']:.0%}")
+    speed = results.get("speed", {})
+    if "error" in speed:
+        console.print(f"speed: {speed['error']}", markup=False)
+    elif speed:
+        console.print(f"60-minute transcript ({speed['segments']} segments, {speed['cpus']} cores): first note "
+                      f"{speed['seconds_first_note']:.2f} s, next {speed['seconds_next_note']:.2f} s, after prefetch "
+                      f"{speed['seconds_after_prefetch']:.2f} s; peak RSS {speed['peak_rss_mib']:.0f} MiB")
+    risk = Table(title="Risk flags (lexicon) on tests/risk_eval")
+    for column in ("set", "recall", "precision", "false flags", "n"):
+        risk.add_column(column)
+    for name, figures in results["risk"].items():
+        risk.add_row(name, f"{figures['recall']:.0%}", f"{figures['precision']:.0%}",
+                     f"{figures['false_flag_rate']:.0%}", f"{figures['risk_items']}+{figures['non_risk_items']}")
+    console.print(risk)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     console.print(f"results: {out}")

@@ -44,7 +44,11 @@ class BotSettings(_Section):
 
 class SessionSettings(_Section):
     language: str = Field("en", description="Session language: announcements/<language>.toml must exist.")
-    note_template: Literal["simple"] = "simple"
+    note_template: str = Field(
+        "simple", pattern=r"^[a-z][a-z0-9_]{0,39}$",
+        description="'simple' (every utterance quoted) or a template in paths.templates_dir: soap, dap, birp, "
+        "progress, or one a clinician added as <name>.<language>.toml.",
+    )
 
 
 Purpose = Literal["notes", "risk_flags", "client_summary"]
@@ -146,6 +150,7 @@ class PathSettings(_Section):
     cache_dir: Path = Field(default_factory=default_cache_dir)
     announcements_dir: Path = DEFAULT_ANNOUNCEMENTS_DIR
     risk_dir: Path = REPO_ROOT / "risk"
+    templates_dir: Path = REPO_ROOT / "templates"
 
 
 class LogSettings(_Section):
@@ -175,10 +180,22 @@ class Settings(_Section):
             cache_dir=paths.cache_dir.expanduser(),
             announcements_dir=paths.announcements_dir.expanduser(),
             risk_dir=paths.risk_dir.expanduser(),
+            templates_dir=paths.templates_dir.expanduser(),
         )
 
     def available_languages(self) -> list[str]:
         return sorted(p.stem for p in self.paths.announcements_dir.glob("*.toml"))
+
+    def check_note_template(self) -> None:
+        """Load the configured template now, so a broken file fails at start-up, not after a session."""
+        if self.session.note_template == "simple":
+            return
+        from bot.notes.templates import load_template  # noqa: PLC0415 - bot.notes imports bot.config
+
+        try:
+            load_template(self.session.note_template, self.session.language, self.paths.templates_dir)
+        except ConfigError as exc:
+            raise ConfigError(f"session.note_template: {exc}") from None
 
     def check_language(self, language: str, key: str = "session.language") -> None:
         languages = self.available_languages()
@@ -211,6 +228,7 @@ def settings_from_mapping(data: dict[str, Any], source: str = "configuration") -
         problems = "\n  ".join(_describe(e) for e in exc.errors())  # type: ignore[arg-type]
         raise ConfigError(f"{source} is not valid:\n  {problems}") from None
     settings.check_language(settings.session.language)
+    settings.check_note_template()
     return settings
 
 

@@ -38,7 +38,8 @@ from bot.files import write_private
 from bot.log import get_logger
 from bot.notes.base import Note, NoteGenerator, SessionFacts
 from bot.notes.render import clock, write_note
-from bot.notes.simple import SimpleNoteGenerator
+from bot.notes.html import write_html
+from bot.notes.structured import make_generator
 from bot.transcribe.buffer import TranscriptBuffer
 from bot.transcribe.engine import TranscriptionEngine
 from bot.transcribe.segment import Participant, Segment
@@ -76,6 +77,7 @@ class SessionResult:
     note: Note | None = None
     note_markdown: Path | None = None
     note_json: Path | None = None
+    note_html: Path | None = None
     audit: Path | None = None
     duration_s: float = 0.0
 
@@ -100,7 +102,9 @@ class SessionRunner:
         self.state = State.SCHEDULED
         self._connector = connector
         self._engine = engine
-        self._generator = generator or SimpleNoteGenerator(settings.paths.risk_dir)
+        self._generator = generator or make_generator(
+            settings.session.note_template, settings.paths.risk_dir, settings.paths.templates_dir
+        )
         self._progress = on_progress or (lambda _event, _data: None)
         language = settings.session.language
         self._announcements: Announcements = load_announcements(settings.paths.announcements_dir, language)
@@ -275,7 +279,7 @@ class SessionRunner:
                 p, self._engine, self.buffer, self.settings.vad,
                 self.settings.transcription.language or self.settings.session.language, self.clock,
                 prompt=self._announcements.asr_prompt if self.settings.transcription.consent_prompt else None,
-                on_partial=self._on_partial,
+                on_partial=self._on_partial, on_unsure=self._on_unsure,
             )
             if self.state == State.PAUSED:
                 stream.pause()
@@ -299,6 +303,12 @@ class SessionRunner:
     def _on_partial(self, participant: Participant, text: str, language: str, start: float, end: float) -> None:
         """Text of an utterance still in progress: shown, checked for an objection, never stored."""
         self._progress("partial", {"participant": participant, "text": text, "start": start, "end": end})
+        consent_event = self._guard.on_speech(participant, text, language, end)
+        if consent_event is not None:
+            self._act(consent_event)
+
+    def _on_unsure(self, participant: Participant, text: str, language: str, start: float, end: float) -> None:
+        """Text the recognizer was unsure of: not stored, not shown, but checked. Err towards stopping."""
         consent_event = self._guard.on_speech(participant, text, language, end)
         if consent_event is not None:
             self._act(consent_event)
@@ -448,6 +458,9 @@ class SessionRunner:
             )
             result.note = note
             result.note_markdown, result.note_json = write_note(
+                note, self.settings.paths.output_dir, self.settings.notes.include_transcript, self.stem
+            )
+            result.note_html = write_html(
                 note, self.settings.paths.output_dir, self.settings.notes.include_transcript, self.stem
             )
         # Only now is the transcript safe elsewhere: a crash before this point leaves it recoverable.

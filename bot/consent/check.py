@@ -52,13 +52,19 @@ async def check_audio(
     audio = resample_pcm(samples, rate, ASR_RATE)
     buffer = TranscriptBuffer("check")
     prompt = guard.asr_prompt if settings.transcription.consent_prompt else None
-    stream = ParticipantStream(SPEAKER, engine, buffer, settings.vad, guard.language, time.monotonic, prompt)
+    stream = ParticipantStream(SPEAKER, engine, buffer, settings.vad, guard.language, time.monotonic, prompt,
+                               on_unsure=lambda *args: on_unsure(*args))
     found: list[CheckResult] = []
 
     def on_segment(segment: Segment) -> None:
         event = guard.on_speech(SPEAKER, segment.text, segment.language, segment.end)
         if event is not None and not found:
             found.append(CheckResult(True, event.language, segment.text, round(stream.latencies_s[-1], 3), event.rule))
+
+    def on_unsure(_who: Participant, text: str, language: str, _start: float, end: float) -> None:
+        event = guard.on_speech(SPEAKER, text, language, end)
+        if event is not None and not found:
+            found.append(CheckResult(True, event.language, text, round(stream.latencies_s[-1], 3), event.rule))
 
     buffer.subscribe(on_segment)
     # Trailing silence lets the VAD close the last utterance the way a pause would in a call.

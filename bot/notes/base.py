@@ -46,6 +46,9 @@ class Section:
     title: str
     statements: tuple[Statement, ...]
     empty_text: str = "Not discussed in this session."
+    # True for drafts meant for someone other than the clinician (the client summary):
+    # nothing may share them before the clinician has approved them.
+    requires_approval: bool = False
 
 
 @dataclass(frozen=True)

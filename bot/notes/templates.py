@@ -136,10 +136,10 @@ def template_path(name: str, language: str, directory: Path = TEMPLATES_DIR) -> 
         if path.is_file():
             return path
     names = ", ".join(available_templates(directory)) or "(none found)"
-    raise ConfigError(
-        f"note template {name!r}: no file {directory / f'{name}.{language}.toml'} "
-        f"(nor {name}.{FALLBACK_LANGUAGE}.toml). Fix: use one of {names}, or add the file."
-    )
+    tried = f"{directory / f'{name}.{language}.toml'}"
+    if language != FALLBACK_LANGUAGE:
+        tried += f" (nor {name}.{FALLBACK_LANGUAGE}.toml)"
+    raise ConfigError(f"note template {name!r}: no file {tried}. Fix: use one of {names}, or add the file.")
 
 
 @lru_cache(maxsize=64)

@@ -54,6 +54,9 @@ class Outcome:
 
     recognized: Recognized | None
     dropped: str | None = None  # "no_speech" | "low_confidence" | "repetition" | "empty"
+    # What Whisper guessed when the filters dropped it: never stored or shown, but an
+    # objection must be honoured even when the recognizer is unsure it heard one.
+    unsure_text: str | None = None
 
 
 def compression_ratio(text: str) -> float:
@@ -127,7 +130,7 @@ class WhisperDecoder:
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
         text = tokenizer.decode(tokens).strip()
         if result.no_speech_prob > s.no_speech_threshold and avg_logprob < s.log_prob_threshold:
-            return Outcome(None, "no_speech")
+            return Outcome(None, "no_speech", text or None)
         if compression_ratio(text) > s.compression_ratio_threshold or avg_logprob < s.log_prob_threshold:
             return self._careful(job, time.perf_counter() - compute_s)
         if not text:
@@ -143,7 +146,7 @@ class WhisperDecoder:
             initial_prompt=job.prompt, no_speech_threshold=s.no_speech_threshold,
             log_prob_threshold=s.log_prob_threshold, compression_ratio_threshold=s.compression_ratio_threshold,
         )
-        kept, probabilities, reason = [], [], None
+        kept, probabilities, reason, unsure = [], [], None, []
         for segment in segments:
             if segment.no_speech_prob > s.no_speech_threshold and segment.avg_logprob < s.log_prob_threshold:
                 reason = "no_speech"
@@ -154,8 +157,10 @@ class WhisperDecoder:
             elif segment.text.strip():
                 kept.append(segment.text.strip())
                 probabilities.append(math.exp(segment.avg_logprob))
+                continue
+            unsure.append(segment.text.strip())
         if not kept:
-            return Outcome(None, reason or "empty")
+            return Outcome(None, reason or "empty", " ".join(t for t in unsure if t) or None)
         return Outcome(Recognized(" ".join(kept), info.language, float(np.mean(probabilities)),
                                   time.perf_counter() - started, fallback=True))
 

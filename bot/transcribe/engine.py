@@ -23,7 +23,7 @@ from bot.transcribe.scheduler import FairScheduler, Kind, QueueFull, Request
 
 log = get_logger(__name__)
 
-__all__ = ["Recognized", "TranscriptionEngine", "QueueFull"]
+__all__ = ["Outcome", "Recognized", "TranscriptionEngine", "QueueFull"]
 
 
 def _pick_device(requested: str) -> str:
@@ -89,7 +89,7 @@ class TranscriptionEngine:
     async def transcribe(
         self, samples: np.ndarray, language: str, prompt: str | None = None, *,
         stream_id: str = "default", kind: Kind = "final",
-    ) -> Recognized | None:
+    ) -> Outcome:
         scheduler = self._ensure_dispatchers()
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         job = Job(samples, self.language_for(language), prompt)
@@ -103,7 +103,7 @@ class TranscriptionEngine:
         if outcome.dropped:
             self.dropped[outcome.dropped] = self.dropped.get(outcome.dropped, 0) + 1
             log.info("asr_output_dropped", reason=outcome.dropped, kind=kind, audio_s=round(audio_seconds(samples), 2))
-        return outcome.recognized
+        return outcome
 
     async def _dispatch(self, scheduler: FairScheduler) -> None:
         loop = asyncio.get_running_loop()

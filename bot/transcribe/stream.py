@@ -42,6 +42,7 @@ class ParticipantStream:
         session_clock: Callable[[], float],
         prompt: str | None = None,
         on_partial: PartialListener | None = None,
+        on_unsure: PartialListener | None = None,
     ) -> None:
         self.participant = participant
         self._engine = engine
@@ -52,6 +53,7 @@ class ParticipantStream:
         self._prompt = prompt or None
         self._clock = session_clock
         self._on_partial = on_partial
+        self._on_unsure = on_unsure  # text the filters dropped: for objection checks only
         self._offset_s: float | None = None
         self._pending: set[asyncio.Task[None]] = set()
         self._paused = False
@@ -142,7 +144,7 @@ class ParticipantStream:
     async def _transcribe(self, utterance: Utterance, speech_ended_at: float) -> None:
         try:
             language = await self._language_of(utterance.samples)
-            result = await self._engine.transcribe(
+            outcome = await self._engine.transcribe(
                 utterance.samples, language, self._prompt, stream_id=self._stream_id, kind="final"
             )
         except QueueFull:
@@ -155,9 +157,13 @@ class ParticipantStream:
             return
         # End of speech → final text (VAD hang-over + queueing + decoding).
         self.latencies_s.append(time.monotonic() - speech_ended_at)
+        result = outcome.recognized
+        offset = self._offset_s or 0.0
+        if result is None and outcome.unsure_text and self._on_unsure is not None and not self._discarded:
+            self._on_unsure(self.participant, outcome.unsure_text, language, offset + utterance.start_s,
+                            offset + utterance.end_s)
         if result is None or self._discarded:
             return
-        offset = self._offset_s or 0.0
         self._buffer.append(
             self.participant,
             start=offset + utterance.start_s,
@@ -194,9 +200,9 @@ class ParticipantStream:
     async def _partial(self, samples: np.ndarray, start_s: float) -> None:
         try:
             language = await self._language_of(samples)
-            result = await self._engine.transcribe(
+            result = (await self._engine.transcribe(
                 samples, language, self._prompt, stream_id=self._stream_id, kind="partial"
-            )
+            )).recognized
         except (QueueFull, asyncio.CancelledError):
             return
         except Exception as exc:  # noqa: BLE001
