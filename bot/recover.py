@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.log import get_logger
 from bot.notes.base import DRAFT_BANNER, SessionFacts
 from bot.notes.render import write_note
-from bot.notes.simple import SimpleNoteGenerator
+from bot.notes.structured import make_generator
 from bot.transcribe.journal import JournalError, delete_journal, find_unfinished, read_journal
 
 log = get_logger(__name__)
@@ -37,7 +37,7 @@ def recover_all(settings: Settings, key: bytes) -> list[Recovered]:
     directory = settings.journal.directory
     if not directory.is_dir():
         return []
-    generator = SimpleNoteGenerator(settings.paths.risk_dir)
+    generator = make_generator(settings.session.note_template, settings.paths.risk_dir, settings.paths.templates_dir)
     done: list[Recovered] = []
     for path in find_unfinished(directory, key):
         try:

@@ -127,10 +127,6 @@ class TranscriptionEngine:
         if self._scheduler is not None:
             self._scheduler.cancel_stream(stream_id)
 
-    def transcribe_sync(self, samples: np.ndarray, language: str, prompt: str | None = None) -> Recognized | None:
-        """One utterance, outside any event loop (tools and benchmarks)."""
-        return self.decoder.decode([Job(samples, self.language_for(language), prompt)])[0].recognized
-
     def close(self) -> None:
         for task in self._dispatchers:
             task.cancel()
