@@ -106,7 +106,12 @@ def _text(value: Any, where: str, key: str, required: bool) -> str | None:
 
 
 def parse_transcript_json(data: Any, language: str | None = None, session_id: str = "transcript") -> list[Segment]:
-    """Turn transcript JSON (already decoded) into segments; missing times are synthesised."""
+    """Turn transcript JSON (already decoded) into segments; missing times are synthesised.
+
+    A note JSON written by sessionbot is accepted too: its "transcript" is the segment list,
+    so a clinician can redraft a finished session in another template."""
+    if isinstance(data, dict) and data.get("draft") is True and isinstance(data.get("transcript"), list):
+        data = {"language": (data.get("facts") or {}).get("language"), "segments": data["transcript"]}
     if not isinstance(data, dict) or not isinstance(data.get("segments"), list):
         raise DialogueError("transcript JSON: expected an object with a \"segments\" list. "
                             "Fix: {\"language\": \"en\", \"segments\": [{\"display_name\": \"…\", \"text\": \"…\"}]}.")

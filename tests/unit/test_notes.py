@@ -70,3 +70,13 @@ def test_citations_link_only_when_the_transcript_is_included(tmp_path: Path) -> 
     without, _ = write_note(note, tmp_path / "b", include_transcript=False)
     assert "](#S1)" in with_transcript.read_text() and 'id="S1"' in with_transcript.read_text()
     assert "](#S1)" not in without.read_text() and "S1 00:00:01" in without.read_text()
+
+
+def test_a_written_note_can_be_redrafted_from_its_own_json(tmp_path: Path) -> None:
+    from bot.notes.dialogue import parse_transcript_json
+
+    note = SimpleNoteGenerator().generate(transcript().segments(), FACTS)
+    _, as_json = write_note(note, tmp_path, include_transcript=True)
+    segments = parse_transcript_json(json.loads(as_json.read_text()))
+    assert [(s.id, s.display_name, s.text) for s in segments] == [
+        (s.id, s.display_name, s.text) for s in transcript().segments()]
