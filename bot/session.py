@@ -181,7 +181,8 @@ class SessionRunner:
         try:
             reason = await self._listen()
         except Exception as exc:  # noqa: BLE001 - keep what was transcribed, whatever broke
-            log.exception("session_error", error=type(exc).__name__)
+            # Type only: an exception message could quote what was said.
+            log.error("session_error", error=type(exc).__name__)
             reason = f"error: {type(exc).__name__}"
         if self._objection is not None:
             return await self._finish_after_objection()
