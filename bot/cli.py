@@ -37,15 +37,15 @@ def _journal_key(settings: Settings, ephemeral_ok: bool = False) -> bytes | None
     only in memory (its journal then cannot be recovered after a crash, and says so)."""
     if not settings.journal.enabled:
         return None
-    from bot.transcribe.journal import load_journal_key
+    import os
 
+    from bot.transcribe.journal import KEY_ENV, load_journal_key
+
+    if ephemeral_ok and settings.journal.key_file is None and not os.environ.get(KEY_ENV):
+        return os.urandom(32)
     try:
         return load_journal_key(key_file=settings.journal.key_file)
     except ConfigError as exc:
-        if ephemeral_ok and "not set" in str(exc):
-            import os
-
-            return os.urandom(32)
         fail(f"journal key: {exc}")
         raise
 
