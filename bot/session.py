@@ -304,9 +304,7 @@ class SessionRunner:
     def _on_partial(self, participant: Participant, text: str, language: str, start: float, end: float) -> None:
         """Text of an utterance still in progress: shown, checked for an objection, never stored."""
         self._progress("partial", {"participant": participant, "text": text, "start": start, "end": end})
-        consent_event = self._guard.on_speech(participant, text, language, end)
-        if consent_event is not None:
-            self._act(consent_event)
+        self._on_unsure(participant, text, language, start, end)
 
     def _on_unsure(self, participant: Participant, text: str, language: str, start: float, end: float) -> None:
         """Text the recognizer was unsure of: not stored, not shown, but checked. Err towards stopping."""

@@ -69,6 +69,11 @@ class VadSegmenter:
                 closed.append(utterance)
         return closed
 
+    @property
+    def open_s(self) -> float:
+        """Length of the open utterance so far (0 between utterances), without copying it."""
+        return len(self._active) * self._frame / self._rate
+
     def current(self) -> tuple[np.ndarray, float] | None:
         """The open utterance so far (samples, start in seconds), or None between utterances."""
         if not self._active:

@@ -7,7 +7,6 @@ buffer) and every final segment through the same ConsentGuard.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import asdict, dataclass
 
@@ -18,10 +17,10 @@ from bot.config import Settings
 from bot.consent.guard import ConsentGuard
 from bot.transcribe.buffer import TranscriptBuffer
 from bot.transcribe.engine import TranscriptionEngine
-from bot.transcribe.segment import Participant, Segment
+from bot.transcribe.file import feed_recording
+from bot.transcribe.segment import Participant
 from bot.transcribe.stream import ParticipantStream
 
-CHUNK = ASR_RATE // 50  # 20 ms, as WebRTC delivers audio
 SPEAKER = Participant("checked", "participant", None)
 
 
@@ -52,28 +51,20 @@ async def check_audio(
     audio = resample_pcm(samples, rate, ASR_RATE)
     buffer = TranscriptBuffer("check")
     prompt = guard.asr_prompt if settings.transcription.consent_prompt else None
-    stream = ParticipantStream(SPEAKER, engine, buffer, settings.vad, guard.language, time.monotonic, prompt,
-                               on_unsure=lambda *args: on_unsure(*args))
     found: list[CheckResult] = []
 
-    def on_segment(segment: Segment) -> None:
-        event = guard.on_speech(SPEAKER, segment.text, segment.language, segment.end)
-        if event is not None and not found:
-            found.append(CheckResult(True, event.language, segment.text, round(stream.latencies_s[-1], 3), event.rule))
-
-    def on_unsure(_who: Participant, text: str, language: str, _start: float, end: float) -> None:
+    def check(text: str, language: str, end: float) -> None:
         event = guard.on_speech(SPEAKER, text, language, end)
         if event is not None and not found:
             found.append(CheckResult(True, event.language, text, round(stream.latencies_s[-1], 3), event.rule))
 
-    buffer.subscribe(on_segment)
-    # Trailing silence lets the VAD close the last utterance the way a pause would in a call.
-    tail = np.zeros(ASR_RATE * (settings.vad.hangover_ms + 100) // 1000, dtype=np.int16)
-    audio = np.concatenate([audio, tail])
-    for start in range(0, audio.size, CHUNK):
-        stream.push_pcm(audio[start : start + CHUNK])
-        await asyncio.sleep(0)  # let a closed utterance start decoding now, as in a call
-    await stream.finish()
+    # Final segments, and text the confidence filters dropped, go through the same check as in a call.
+    stream = ParticipantStream(
+        SPEAKER, engine, buffer, settings.vad, guard.language, time.monotonic, prompt,
+        on_unsure=lambda _who, text, language, _start, end: check(text, language, end),
+    )
+    buffer.subscribe(lambda segment: check(segment.text, segment.language, segment.end))
+    await feed_recording(stream, audio, settings, realtime=False)
     heard = " ".join(s.text for s in buffer.segments())
     if found:
         result = found[0]

@@ -48,6 +48,13 @@ async def stream_pcm(stream: ParticipantStream, audio: np.ndarray, realtime: boo
             await asyncio.sleep(0)  # let closed utterances start decoding, as in a call
 
 
+async def feed_recording(stream: ParticipantStream, audio: np.ndarray, settings: Settings, realtime: bool) -> None:
+    """A recording as one participant's call audio, ending in the pause that closes its last utterance."""
+    tail = np.zeros(ASR_RATE * (settings.vad.hangover_ms + 100) // 1000, dtype=np.int16)
+    await stream_pcm(stream, np.concatenate([audio, tail]), realtime)
+    await stream.finish()
+
+
 async def transcribe_pcm(
     engine: TranscriptionEngine, settings: Settings, audio: np.ndarray, language: str, realtime: bool = False,
     prompt: str | None = None,
@@ -63,10 +70,7 @@ async def transcribe_pcm(
         Participant("file", "speaker"), engine, buffer, settings.vad, language,
         lambda: time.monotonic() - started, prompt, on_partial,
     )
-    # Trailing silence closes the last utterance the way a pause would in a call.
-    tail = np.zeros(ASR_RATE * (settings.vad.hangover_ms + 100) // 1000, dtype=np.int16)
-    await stream_pcm(stream, np.concatenate([audio, tail]), realtime)
-    await stream.finish()
+    await feed_recording(stream, audio, settings, realtime)
     segments = [
         {"start": s.start, "end": s.end, "text": s.text, "final": True} for s in buffer.segments()
     ]

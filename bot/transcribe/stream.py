@@ -186,13 +186,13 @@ class ParticipantStream:
     def _maybe_partial(self) -> None:
         if self._on_partial is None or self._partial_after_s <= 0 or self._partial_in_flight:
             return
+        # Checked on every 20 ms chunk: measure the open utterance without copying it.
+        length_s = self._segmenter.open_s
+        if length_s == 0 or length_s < max(self._partial_after_s, self._next_partial_s):
+            return
         current = self._segmenter.current()
-        if current is None:
-            return
+        assert current is not None
         samples, start_s = current
-        length_s = samples.size / ASR_RATE
-        if length_s < max(self._partial_after_s, self._next_partial_s):
-            return
         self._next_partial_s = length_s + self._partial_every_s
         self._partial_in_flight = True
         self._track(self._partial(samples, start_s))
