@@ -105,20 +105,16 @@ def demo(
 def join(link: str, config: Path | None, language: str | None, name: str | None, show_captions: bool) -> None:
     """Join a call (embedded-room link) and write a draft note when it ends."""
     from bot.call.base import CallJoinError
-    from bot.call.ice import use_host_addresses
-    from bot.call.room import RoomConnector
-    from bot.call.room_protocol import RoomUrl
+    from bot.call.factory import connector_for
     from bot.session import SessionRunner
     from bot.transcribe.engine import TranscriptionEngine
 
     settings = _settings(config, {"session.language": language, "bot.display_name": name})
     _logging(settings)
     try:
-        url = RoomUrl.parse(link)
-    except ValueError as exc:
+        connector = connector_for(link, settings)
+    except CallJoinError as exc:
         fail(str(exc))
-    if settings.ice.host_addresses:
-        use_host_addresses(settings.ice.host_addresses)
     key = _journal_key(settings)
     if key is not None:
         from bot.recover import recover_all
@@ -135,10 +131,6 @@ def join(link: str, config: Path | None, language: str | None, name: str | None,
 
     async def session() -> int:
         engine = await asyncio.to_thread(TranscriptionEngine, settings.transcription, settings.paths.cache_dir)
-        try:
-            connector = RoomConnector(url, settings.bot.display_name, role="bot", stun_servers=settings.ice.stun_servers)
-        except CallJoinError as exc:
-            fail(str(exc))
         runner = SessionRunner(settings, connector, engine, on_progress=progress, journal_key=key)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):

@@ -1,0 +1,24 @@
+"""One place that turns a call link into the platform connector that can join it."""
+
+from __future__ import annotations
+
+from bot.call.base import CallConnector, CallJoinError
+from bot.config import Settings
+
+
+def connector_for(link: str, settings: Settings) -> CallConnector:
+    """The connector for `link` (embedded-room URL today), configured from `settings`.
+
+    Raises CallJoinError with a message that names the problem and the fix.
+    """
+    from bot.call.ice import use_host_addresses
+    from bot.call.room import RoomConnector
+    from bot.call.room_protocol import RoomUrl
+
+    try:
+        url = RoomUrl.parse(link)
+    except ValueError as exc:
+        raise CallJoinError(str(exc)) from exc
+    if settings.ice.host_addresses:
+        use_host_addresses(settings.ice.host_addresses)
+    return RoomConnector(url, settings.bot.display_name, role="bot", stun_servers=settings.ice.stun_servers)
