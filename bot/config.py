@@ -119,6 +119,28 @@ class IceSettings(_Section):
     stun_servers: list[str] = Field(default_factory=list)
 
 
+class JanusSettings(_Section):
+    pin_file: Path | None = Field(
+        None, description="File holding the room PIN (0600); or set SESSIONBOT_JANUS_PIN. Never in this file."
+    )
+    secret_file: Path | None = Field(
+        None, description="File holding the room secret, needed to create the room; or SESSIONBOT_JANUS_SECRET."
+    )
+    token_file: Path | None = Field(
+        None, description="File holding the Janus API token (token_auth); or set SESSIONBOT_JANUS_TOKEN."
+    )
+    tls_verify: bool = Field(True, description="Verify the server certificate of janus+wss:// links.")
+    ca_file: Path | None = Field(None, description="CA bundle for janus+wss:// (default: the system's).")
+    keepalive_s: float = Field(25.0, gt=0, le=300, description="Keepalive interval; below Janus's session_timeout.")
+    request_timeout_s: float = Field(10.0, gt=0, le=120, description="How long to wait for Janus to answer a request.")
+    reconnect_initial_s: float = Field(0.25, gt=0, le=60, description="First wait before rejoining after a fault.")
+    reconnect_max_s: float = Field(5.0, gt=0, le=600, description="Longest wait between rejoin attempts (doubling).")
+    unreachable_limit_s: float = Field(
+        60.0, gt=0, le=86_400, description="End the session (with a note) when Janus stays unreachable this long."
+    )
+    allow_create_room: bool = Field(False, description="Create the room when Janus does not have it (e.g. after a restart).")
+
+
 class LeaveSettings(_Section):
     nobody_joined_timeout_s: float = Field(1200.0, gt=0)
     everyone_left_grace_s: float = Field(2.0, ge=0)
@@ -166,6 +188,7 @@ class Settings(_Section):
     vad: VadSettings = Field(default_factory=VadSettings)
     ice: IceSettings = Field(default_factory=IceSettings)
     leave: LeaveSettings = Field(default_factory=LeaveSettings)
+    janus: JanusSettings = Field(default_factory=JanusSettings)
     room: RoomSettings = Field(default_factory=RoomSettings)
     notes: NoteSettings = Field(default_factory=NoteSettings)
     journal: JournalSettings = Field(default_factory=JournalSettings)

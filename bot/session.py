@@ -26,6 +26,8 @@ from bot.call.base import (
     CallEnded,
     CallEvent,
     CallJoinError,
+    ConnectionLost,
+    ConnectionRestored,
     ParticipantJoined,
     ParticipantLeft,
     TextReceived,
@@ -80,6 +82,7 @@ class SessionResult:
     note_html: Path | None = None
     audit: Path | None = None
     duration_s: float = 0.0
+    gaps: list[dict[str, object]] = field(default_factory=list)  # {"from_s", "to_s", "reason"}: not heard
 
 
 ProgressCallback = Callable[[str, dict[str, object]], None]
@@ -129,6 +132,8 @@ class SessionRunner:
         self._journal_key = journal_key if settings.journal.enabled else None
         self._journal: TranscriptJournal | None = None
         self._journal_writer: JournalWriter | None = None
+        self._gaps: list[dict[str, object]] = []
+        self._lost: tuple[float, str] | None = None  # connection lost at (session seconds, reason)
         self.buffer.subscribe(self._on_segment)
 
     @property
@@ -286,11 +291,28 @@ class SessionRunner:
                 stream.pause()
             self._streams[p.id] = stream
             self._spawn(self._transcribe(stream, event))
+        elif isinstance(event, ConnectionLost):
+            log.warning("connection_lost", reason=event.reason)
+            self._lost = self._lost or (self.clock(), event.reason)
+            self._progress("connection_lost", {"reason": event.reason})
+        elif isinstance(event, ConnectionRestored):
+            log.info("connection_restored", downtime_s=round(event.downtime_s, 2))
+            self._close_gap()
+            self._progress("connection_restored", {"downtime_s": event.downtime_s})
         elif isinstance(event, TextReceived):
             log.info("chat_received", participant_id=event.participant.id, chars=len(event.text))
             consent_event = self._guard.on_text(event.participant, event.text)
             if consent_event is not None:
                 self._act(consent_event)
+
+    def _close_gap(self) -> None:
+        """What was said while the connection was down was never heard: say so in the transcript."""
+        if self._lost is None:
+            return
+        (lost_at, reason), self._lost = self._lost, None
+        gap = {"from_s": round(lost_at, 2), "to_s": round(self.clock(), 2), "reason": f"connection lost: {reason}"}
+        self._gaps.append(gap)
+        self._journal_do(lambda j: j.append_gap(lost_at, float(gap["to_s"]), str(gap["reason"])))  # type: ignore[arg-type]
 
     def _on_segment(self, segment: Segment) -> None:
         self._progress("segment", {"segment": segment})
@@ -427,6 +449,7 @@ class SessionRunner:
 
     async def _finish(self, reason: str) -> SessionResult:
         duration = self.clock()
+        self._close_gap()  # the call ended while disconnected (e.g. unreachable too long)
         self._transition(State.ENDING, reason=reason)
         await self._connector.leave()
         self._stop_reading()
@@ -438,7 +461,7 @@ class SessionRunner:
         segments = self.buffer.segments()
         result = SessionResult(
             self.session_id, self.state, reason, segments, list(self._seen.values()), dict(self._announced),
-            duration_s=duration,
+            duration_s=duration, gaps=list(self._gaps),
         )
         self._transition(State.NOTING, segments=len(segments))
         facts = SessionFacts(

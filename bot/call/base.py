@@ -39,7 +39,23 @@ class CallEnded:
     reason: str
 
 
-CallEvent = ParticipantJoined | ParticipantLeft | AudioTrackReceived | TextReceived | CallEnded
+@dataclass(frozen=True)
+class ConnectionLost:
+    """Signalling (and so media) dropped; the connector is rejoining. Audio until
+    ConnectionRestored is not heard: the session records the gap."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class ConnectionRestored:
+    downtime_s: float
+
+
+CallEvent = (
+    ParticipantJoined | ParticipantLeft | AudioTrackReceived | TextReceived | CallEnded
+    | ConnectionLost | ConnectionRestored
+)
 
 
 class CallJoinError(Exception):

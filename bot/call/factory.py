@@ -7,7 +7,7 @@ from bot.config import Settings
 
 
 def connector_for(link: str, settings: Settings) -> CallConnector:
-    """The connector for `link` (embedded-room URL today), configured from `settings`.
+    """The connector for `link` (embedded-room URL, or janus:// / janus+wss:// for a Janus VideoRoom).
 
     Raises CallJoinError with a message that names the problem and the fix.
     """
@@ -15,10 +15,19 @@ def connector_for(link: str, settings: Settings) -> CallConnector:
     from bot.call.room import RoomConnector
     from bot.call.room_protocol import RoomUrl
 
+    if settings.ice.host_addresses:
+        use_host_addresses(settings.ice.host_addresses)
+    if link.startswith("janus"):
+        from bot.call.janus import JanusConnector
+        from bot.call.janus_protocol import JanusUrl
+
+        try:
+            janus_url = JanusUrl.parse(link)
+        except ValueError as exc:
+            raise CallJoinError(str(exc)) from exc
+        return JanusConnector(janus_url, settings.bot.display_name, settings.janus, stun_servers=settings.ice.stun_servers)
     try:
         url = RoomUrl.parse(link)
     except ValueError as exc:
         raise CallJoinError(str(exc)) from exc
-    if settings.ice.host_addresses:
-        use_host_addresses(settings.ice.host_addresses)
     return RoomConnector(url, settings.bot.display_name, role="bot", stun_servers=settings.ice.stun_servers)
