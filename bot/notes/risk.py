@@ -1,20 +1,30 @@
 """Risk-language flags: utterances quoted verbatim, by category, for the clinician.
 
-Lexicons live in risk/<language>.toml (a clinician can read and extend them).
-A flag says that something was *mentioned*: never an assessment, never acted on.
-Produced only when the `risk_flags` purpose is consented.
+Two signals, either of which flags an utterance: the lexicon (risk/<language>.toml, regular
+expressions) and a semantic signal (risk/<language>.examples.toml, sentence embeddings; see
+bot/notes/risk_semantic.py). Both files are for a clinician to read and extend. Each flag
+records which signal fired. A flag says that something was *mentioned*: never an assessment,
+never acted on. Produced only when the `risk_flags` purpose is consented.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+
+import numpy as np
 
 from bot.config import ConfigError
 from bot.consent.objection import normalize
+from bot.notes.embedding import Embedder, default_embedder
+from bot.notes.risk_semantic import SemanticRiskSignal
 from bot.transcribe.segment import Segment
+
+Signal = Literal["lexicon", "semantic"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +37,8 @@ class RiskFlag:
     role: str | None
     start: float
     end: float
+    signal: Signal = "lexicon"  # which signal fired: a lexicon pattern, or similarity to risk examples
+    similarity: float | None = None  # semantic signal only: cosine to the closest example
 
 
 @dataclass(frozen=True)
@@ -52,23 +64,45 @@ def load_lexicon(directory: Path, language: str) -> list[Category]:
 
 
 class RiskFlagger:
-    def __init__(self, directory: Path) -> None:
+    """Lexicon first (one flag per segment, its first matching category); the semantic signal for the rest."""
+
+    def __init__(
+        self, directory: Path, semantic: bool = True, embedder: Callable[[], Embedder] = default_embedder,
+    ) -> None:
         self._directory = directory
         self._lexicons: dict[str, list[Category]] = {}
+        self.semantic = SemanticRiskSignal(directory, embedder) if semantic else None
 
     def _categories(self, language: str) -> list[Category]:
         if language not in self._lexicons:
             self._lexicons[language] = load_lexicon(self._directory, language)
         return self._lexicons[language]
 
-    def flags(self, segments: list[Segment], session_language: str) -> list[RiskFlag]:
-        found: list[RiskFlag] = []
+    def _label(self, category: str, session_language: str) -> str:
+        for language in dict.fromkeys([session_language, "en"]):
+            for known in self._categories(language):
+                if known.name == category:
+                    return known.label
+        return f"{category.replace('_', ' ').capitalize()} mentioned"
+
+    def flags(
+        self, segments: list[Segment], session_language: str, vectors: Mapping[str, np.ndarray] | None = None,
+    ) -> list[RiskFlag]:
+        """Flags in transcript order. `vectors`: sentence embeddings made ahead of time (e.g. prefetched)."""
+        found: dict[str, RiskFlag] = {}
         for segment in segments:
             text = normalize(segment.text)
             languages = dict.fromkeys([session_language, segment.language, "en"])
             for category in (c for language in languages for c in self._categories(language)):
                 if any(p.search(text) for p in category.patterns):
-                    found.append(RiskFlag(category.name, category.label, segment.text, segment.id,
-                                          segment.display_name, segment.role, segment.start, segment.end))
+                    found[segment.id] = RiskFlag(category.name, category.label, segment.text, segment.id,
+                                                 segment.display_name, segment.role, segment.start, segment.end)
                     break  # one flag per segment, the first category that matches
-        return found
+        if self.semantic is not None:
+            rest = [s for s in segments if s.id not in found]
+            for segment, match in zip(rest, self.semantic.matches(rest, session_language, vectors), strict=True):
+                if match is not None:
+                    found[segment.id] = RiskFlag(
+                        match.category, self._label(match.category, session_language), segment.text, segment.id,
+                        segment.display_name, segment.role, segment.start, segment.end, "semantic", match.similarity)
+        return [found[s.id] for s in segments if s.id in found]

@@ -24,10 +24,10 @@ CASES = [
 
 
 @pytest.mark.parametrize("language, text, category", CASES)
-def test_flags_by_category_with_the_verbatim_quote(language: str, text: str, category: str | None) -> None:
+def test_the_lexicon_flags_by_category_with_the_verbatim_quote(language: str, text: str, category: str | None) -> None:
     buffer = TranscriptBuffer("s")
     buffer.append(Participant("p2", "Sam", "client"), 10.0, 13.0, text, language, 0.9)
-    flags = RiskFlagger(REPO_ROOT / "risk").flags(buffer.segments(), language)
+    flags = RiskFlagger(REPO_ROOT / "risk", semantic=False).flags(buffer.segments(), language)
     if category is None:
         assert flags == []
     else:
@@ -45,4 +45,5 @@ def test_a_broken_lexicon_is_a_clear_error(tmp_path: Path) -> None:
 def test_a_language_without_lexicon_falls_back_to_english() -> None:
     buffer = TranscriptBuffer("s")
     buffer.append(Participant("p2", "Sam", "client"), 1.0, 2.0, "I want to kill myself.", "xx", 0.9)
-    assert [f.category for f in RiskFlagger(REPO_ROOT / "risk").flags(buffer.segments(), "xx")] == ["suicidal_ideation"]
+    flags = RiskFlagger(REPO_ROOT / "risk", semantic=False).flags(buffer.segments(), "xx")
+    assert [(f.category, f.signal) for f in flags] == [("suicidal_ideation", "lexicon")]
