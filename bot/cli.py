@@ -290,6 +290,7 @@ def check_objection(config: Path | None, language: str, text: str | None, audio:
     settings = _settings(config, {"session.language": language})
     _logging(settings)
     guard = ConsentGuard(settings.consent, settings.paths.announcements_dir, language)
+    guard.warm()  # embed the language's objection examples before anything is timed
     if text is not None:
         result = check_text(guard, text)
     else:

@@ -67,6 +67,14 @@ class ConsentSettings(_Section):
     objection_sensitivity: Literal["balanced", "cautious"] = Field(
         "cautious", description="cautious also stops on weaker signals: a false stop costs a note, a miss costs trust."
     )
+    semantic_signal: bool = Field(
+        True, description="cautious only: also stop when an utterance naming the assistant or recording means "
+        "an objection by its embedding's nearest examples (announcements/examples/<lang>.toml).",
+    )
+    semantic_margin: float = Field(
+        0.01, ge=-0.2, le=0.2,
+        description="How much nearer an example objection than any example non-objection an utterance must be.",
+    )
     clinician_commands: bool = Field(True, description="Honour /stop, /pause and /resume typed by a clinician.")
 
     @field_validator("purposes")

@@ -165,6 +165,8 @@ class SessionRunner:
         if refusal is not None:
             return self._refuse(refusal)
         self._transition(State.JOINING)
+        # Embedding the objection examples takes seconds: do it while we join and announce.
+        self._spawn(asyncio.to_thread(self._guard.warm))
         name = self.settings.bot.display_name
         a = self._announcements
         try:

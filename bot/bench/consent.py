@@ -1,9 +1,12 @@
 """`sessionbot bench consent`: recall of objections, false-stop rate and objection-to-stop
-latency per language, typed and spoken, on the evaluation set in tests/consent_eval/.
+latency per language, typed and spoken.
 
-The development set (tests/consent_eval/<lang>.toml) was used to tune the rules;
-the held-out set (tests/consent_eval/holdout/) was written blind to them and is
-reported separately. Spoken items are rendered with the language's espeak-ng voice and go through the
+The development set (announcements/examples/<lang>.toml) was used to tune the rules
+and is the example set of the semantic signal, so on it only the rules are measured
+(`typed_<sensitivity>`); the held-out set (tests/consent_eval/holdout/) was written
+blind to both and measures the whole detector (`typed_holdout_<sensitivity>`), next
+to the rules alone (`typed_holdout_cautious_rules_only`), which shows what the
+semantic signal buys. Spoken items are rendered with the language's espeak-ng voice and go through the
 in-call path (VAD → shared faster-whisper engine → ConsentGuard). Two baselines
 run in the same process on the same items: for typed text, a naive keyword
 matcher (any of stop / record / AI / bot / transcri… anywhere), which shows what
@@ -33,8 +36,8 @@ from bot.consent.objection import normalize
 from bot.transcribe.engine import TranscriptionEngine
 from bot.transcribe.segment import Participant
 
-EVAL_DIR = REPO_ROOT / "tests" / "consent_eval"
-HOLDOUT_DIR = EVAL_DIR / "holdout"
+EVAL_DIR = REPO_ROOT / "announcements" / "examples"
+HOLDOUT_DIR = REPO_ROOT / "tests" / "consent_eval" / "holdout"
 NAIVE_KEYWORDS = re.compile(
     r"\b(stop|stopp|para|pare|basta|arrête|record\w*|grab\w*|grav\w*|enregistr\w*|aufnahm\w*|aufzeichn\w*|registr\w*"
     r"|transcri\w*|ai|ia|ki|bot|robot|assistant\w*|asistente|assistente)\b"
@@ -108,20 +111,25 @@ async def run_consent_bench(
             objections, others = load_eval(language)
             row: dict[str, Any] = {}
             for sensitivity in ("cautious", "balanced"):
-                guard = ConsentGuard(
-                    settings.consent.model_copy(update={"objection_sensitivity": sensitivity}),
-                    settings.paths.announcements_dir, language,
+                consent = settings.consent.model_copy(update={"objection_sensitivity": sensitivity})
+                rules_only = ConsentGuard(
+                    consent.model_copy(update={"semantic_signal": False}), settings.paths.announcements_dir, language
                 )
-                ours, naive = typed(guard, objections, others)
+                ours, naive = typed(rules_only, objections, others)
                 row[f"typed_{sensitivity}"] = ours.summary()
                 if sensitivity == "cautious":
                     row["typed_naive_keyword_baseline"] = naive.summary()
                 if (HOLDOUT_DIR / f"{language}.toml").is_file():
-                    # Written blind to the rules and never used to tune them.
+                    # Written blind to the rules and examples, never used to tune them.
+                    guard = ConsentGuard(consent, settings.paths.announcements_dir, language)
                     held, _ = typed(guard, *load_eval(language, HOLDOUT_DIR))
                     row[f"typed_holdout_{sensitivity}"] = held.summary()
+                    if sensitivity == "cautious":
+                        held, _ = typed(rules_only, *load_eval(language, HOLDOUT_DIR))
+                        row["typed_holdout_cautious_rules_only"] = held.summary()
             if engine is not None:
                 guard = ConsentGuard(settings.consent, settings.paths.announcements_dir, language)
+                guard.warm()
                 picked_objections = sampler.sample(objections, min(spoken_objections, len(objections)))
                 picked_others = sampler.sample(others, min(spoken_others, len(others)))
                 counts = await spoken(guard, engine, settings, language, picked_objections, picked_others, progress)

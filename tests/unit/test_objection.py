@@ -10,7 +10,7 @@ import pytest
 from bot.config import DEFAULT_ANNOUNCEMENTS_DIR, ConfigError
 from bot.consent.objection import ObjectionDetector, load_rules, normalize
 
-EVAL_DIR = Path(__file__).resolve().parent.parent / "consent_eval"
+EVAL_DIR = DEFAULT_ANNOUNCEMENTS_DIR / "examples"
 LANGUAGES = sorted(p.stem for p in EVAL_DIR.glob("*.toml"))
 
 

