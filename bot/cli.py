@@ -367,7 +367,7 @@ def bench_consent(config: Path | None, languages: tuple[str, ...], spoken_object
     results = consent.run(settings, chosen, spoken_objections, spoken_others)
     table = Table(title=f"Objection detection ({results['model']}, sensitivity in calls: {results['sensitivity_in_calls']})")
     for column in ("language", "mode", "recall", "false stops", "latency median", "latency p95", "n"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "mode")
     for language, row in results["languages"].items():
         for mode, figures in row.items():
             table.add_row(
@@ -462,13 +462,19 @@ def bench_notes(config: Path | None, template: str, cpus: int, out: Path) -> Non
         console.print(f"60-minute transcript ({speed['segments']} segments, {speed['cpus']} cores): first note "
                       f"{speed['seconds_first_note']:.2f} s, next {speed['seconds_next_note']:.2f} s, after prefetch "
                       f"{speed['seconds_after_prefetch']:.2f} s; peak RSS {speed['peak_rss_mib']:.0f} MiB")
-    risk = Table(title="Risk flags (lexicon) on tests/risk_eval")
+    risk = Table(title="Risk flags on tests/risk_eval: lexicon alone / lexicon + semantic")
     for column in ("set", "recall", "precision", "false flags", "n"):
         risk.add_column(column)
     for name, figures in results["risk"].items():
-        risk.add_row(name, f"{figures['recall']:.0%}", f"{figures['precision']:.0%}",
-                     f"{figures['false_flag_rate']:.0%}", f"{figures['risk_items']}+{figures['non_risk_items']}")
+        both = [figures["lexicon"], figures["combined"] or {}]
+        risk.add_row(name, *(" / ".join(f"{f[k]:.0%}" if k in f else "-" for f in both)
+                             for k in ("recall", "precision", "false_flag_rate")),
+                     f"{figures['risk_items']}+{figures['non_risk_items']}")
     console.print(risk)
+    calibration, visits = results["risk_calibration"], results["risk_on_visit_talk"]
+    console.print(f"semantic threshold in use {calibration.get('in_use')}, re-derived from the dev sets "
+                  f"{calibration.get('chosen')}; ACI-BENCH patient turns flagged: lexicon "
+                  f"{visits['lexicon_flag_rate']:.1%}, combined {visits['combined_flag_rate']:.1%}", markup=False)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     console.print(f"results: {out}")
