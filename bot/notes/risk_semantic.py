@@ -34,8 +34,8 @@ from bot.notes.embedding import Embedder, TfidfEmbedder
 from bot.notes.text import sentences, tidy
 from bot.transcribe.segment import Segment
 
-RISK_SIMILARITY_THRESHOLD = 0.88
-RISK_CONTRAST_MARGIN = -0.01
+RISK_SIMILARITY_THRESHOLD = 0.885
+RISK_CONTRAST_MARGIN = -0.02
 MIN_SENTENCE_WORDS = 3  # "yes, I did" carries no risk content of its own
 MAX_SENTENCE_WORDS = 40  # longer sentences are cut for the embedder only (the quote stays whole)
 CONTRAST = -1

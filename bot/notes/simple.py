@@ -20,6 +20,7 @@ RISK_TITLE = "Risk language mentioned (flags for clinician review; not an assess
 
 MERGE_GAP_S = 1.5
 ROLE_TITLES = {"clinician": "Clinician", "client": "Client"}
+SIGNALS = {"lexicon": "lexicon match", "semantic": "similar to risk examples"}
 
 
 class SimpleNoteGenerator:
@@ -58,10 +59,11 @@ class SimpleNoteGenerator:
             sections.insert(0, Section(
                 title=RISK_TITLE,
                 statements=tuple(
-                    Statement(f"{f.label}: {f.speaker} said \u201c{f.quote}\u201d", (Evidence.of(by_id[f.segment_id]),))
+                    Statement(f"{f.label} ({SIGNALS[f.signal]}): {f.speaker} said \u201c{f.quote}\u201d",
+                              (Evidence.of(by_id[f.segment_id]),))
                     for f in flags
                 ),
-                empty_text="No risk language from the lexicon was heard. This is not an assessment.",
+                empty_text="No risk language was found by the lexicon or the risk examples. This is not an assessment.",
             ))
         return Note(template=template, facts=facts, sections=tuple(sections), transcript=tuple(ordered),
                     risk_flags=flags, purposes=tuple(sorted(purposes)))

@@ -98,7 +98,8 @@ class StructuredNoteGenerator:
         self, risk_lexicons: Path = DEFAULT_RISK_DIR, templates_dir: Path = TEMPLATES_DIR,
         embedder: Embedder | None = None, max_embed_tokens: int | None = MAX_EMBED_TOKENS,
     ) -> None:
-        self._risk = RiskFlagger(risk_lexicons)
+        # the risk examples are compared with the same embedder as the sections, sharing prefetched vectors
+        self._risk = RiskFlagger(risk_lexicons, embedder=lambda: self.classifier.embedder)
         self._max_embed_tokens = max_embed_tokens
         self._lexical: SectionClassifier | None = None
         self._vectors: dict[str, np.ndarray] = {}  # prefetched unit embeddings, by text
@@ -128,14 +129,17 @@ class StructuredNoteGenerator:
         language = facts.language if facts.language in PHRASES else spec.language
         ordered = sorted(segments, key=lambda s: (s.start, s.id))
         units = build_units(ordered, facts.language)
+        flags = None
         try:
             placed, skipped = self._classify(spec, units)
+            if "risk_flags" in purposes:
+                with self._cache_lock:
+                    cached = dict(self._vectors)
+                flags = tuple(self._risk.flags(ordered, facts.language, cached))
         finally:
             self.forget()  # nothing derived from the transcript outlives the note
         sections = [self._section(spec, k, placed, language) for k in range(len(spec.sections))]
-        flags = None
-        if "risk_flags" in purposes:
-            flags = tuple(self._risk.flags(ordered, facts.language))
+        if flags is not None:
             sections.insert(0, self._risk_section(flags, ordered, language))
         if "client_summary" in purposes:
             sections.append(self._client_summary(spec, placed, language))
@@ -154,9 +158,12 @@ class StructuredNoteGenerator:
         The note at the end then only embeds what arrived since, so a long session is drafted in
         well under a second and none of it is left out for time. Vectors are kept in memory only,
         until `generate` or `forget`. Returns how many texts were embedded now."""
-        units = build_units(sorted(segments, key=lambda s: (s.start, s.id)), language)
+        ordered = sorted(segments, key=lambda s: (s.start, s.id))
+        texts = [u.embed_text for u in build_units(ordered, language)]
+        if self._risk.semantic is not None:
+            texts += self._risk.semantic.texts(ordered)  # risk sentences too, should risk flags be consented
         with self._cache_lock:
-            missing = [t for t in dict.fromkeys(u.embed_text for u in units) if t not in self._vectors]
+            missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
         if not missing or not any(self.classifier.embedder.cost(missing)):
             return 0  # nothing to gain (a lexical embedder is free, and template-dependent)
         vectors = self.classifier.embedder.embed(missing)
@@ -270,7 +277,8 @@ class StructuredNoteGenerator:
         return Section(
             title=p["risk_title"],
             statements=tuple(
-                Statement(p["risk_statement"].format(label=f.label, speaker=f.speaker, quote=f.quote),
+                Statement(p["risk_statement"].format(label=f.label, signal=p[f"signal_{f.signal}"], speaker=f.speaker,
+                                                     quote=f.quote),
                           (Evidence.of(by_id[f.segment_id]),))
                 for f in flags
             ),
