@@ -152,6 +152,13 @@ class JanusSettings(_Section):
 class LeaveSettings(_Section):
     nobody_joined_timeout_s: float = Field(1200.0, gt=0)
     everyone_left_grace_s: float = Field(2.0, ge=0)
+    scheduled_end_grace_s: float = Field(
+        600.0, ge=0, description="Scheduled sessions: leave this long after the scheduled end."
+    )
+    max_duration_s: float = Field(10_800.0, gt=0, description="Hard maximum length of any session.")
+    waiting_room_timeout_s: float = Field(
+        1200.0, gt=0, description="Give up a join attempt (including waiting to be admitted) after this long."
+    )
 
 
 class JournalSettings(_Section):

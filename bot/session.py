@@ -99,8 +99,10 @@ class SessionRunner:
         generator: NoteGenerator | None = None,
         on_progress: ProgressCallback | None = None,
         journal_key: bytes | None = None,
+        scheduled_end: datetime | None = None,
     ) -> None:
         self.settings = settings
+        self.scheduled_end = scheduled_end
         self.session_id = session_id or uuid.uuid4().hex[:12]
         self.state = State.SCHEDULED
         self._connector = connector
@@ -175,7 +177,11 @@ class SessionRunner:
                 kind: await render_speech_async(a.spoken_for(kind, name), a.voice, a.words_per_minute)
                 for kind in ("announcement", "late_joiner", "acknowledgement")
             }
-            await self._connector.join()
+            await asyncio.wait_for(self._connector.join(), self.settings.leave.waiting_room_timeout_s)
+        except TimeoutError:
+            self._transition(State.FAILED, reason="waiting_room_timeout")
+            self.audit.outcome = "failed: not admitted within leave.waiting_room_timeout_s"
+            return SessionResult(self.session_id, self.state, "waiting room timeout", audit=self._write_audit())
         except (CallJoinError, SpeechRenderError) as exc:
             self._transition(State.FAILED, reason=type(exc).__name__)
             self.audit.outcome = f"failed: {exc}"
@@ -235,15 +241,28 @@ class SessionRunner:
         finally:
             stop.cancel()
 
+    def _deadline(self) -> tuple[float, str]:
+        """Session clock time at which the bot leaves whoever is still there, and why."""
+        leave = self.settings.leave
+        deadline, reason = leave.max_duration_s, "hard maximum duration reached"
+        if self.scheduled_end is not None:
+            end = (self.scheduled_end - self._started_wall).total_seconds() + leave.scheduled_end_grace_s
+            if end < deadline:
+                deadline, reason = end, "scheduled end passed"
+        return deadline, reason
+
     async def _next_events(self, events: AsyncIterator[CallEvent], stop: asyncio.Future[bool]) -> str:
         leave = self.settings.leave
+        deadline, deadline_reason = self._deadline()
         while True:
             if self._present:
-                timeout = None
+                timeout, reason = None, ""
             elif self._seen:
-                timeout = leave.everyone_left_grace_s
+                timeout, reason = leave.everyone_left_grace_s, "everyone else left"
             else:
-                timeout = max(0.0, leave.nobody_joined_timeout_s - self.clock())
+                timeout, reason = max(0.0, leave.nobody_joined_timeout_s - self.clock()), "nobody joined"
+            if timeout is None or deadline - self.clock() < timeout:
+                timeout, reason = max(0.0, deadline - self.clock()), deadline_reason
             following = asyncio.ensure_future(anext(events))
             done, _ = await asyncio.wait({following, stop}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             if stop in done:
@@ -251,7 +270,7 @@ class SessionRunner:
                 return self._stop_reason
             if not done:
                 following.cancel()
-                return "everyone else left" if self._seen else "nobody joined"
+                return reason
             try:
                 event: CallEvent = following.result()
             except StopAsyncIteration:
