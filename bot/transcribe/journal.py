@@ -54,6 +54,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from bot.config import ConfigError
 from bot.files import PRIVATE_FILE_MODE, ensure_private_dir
 from bot.log import get_logger
+from bot.secrets import read_secret_file
 from bot.transcribe.segment import Participant, Segment
 
 log = get_logger(__name__)
@@ -123,28 +124,7 @@ def _key_from_env(env_var: str, value: str) -> bytes:
 
 def _key_from_file(key_file: Path) -> bytes:
     create = f"(umask 077; sessionbot journal-key > {key_file})"
-    try:
-        fd = os.open(key_file, os.O_RDONLY)
-    except FileNotFoundError:
-        raise ConfigError(f"journal key file {key_file}: no such file. Fix: create it with {create}.") from None
-    except OSError as exc:
-        raise ConfigError(
-            f"journal key file {key_file}: cannot be read ({exc.strerror}). Fix: check the path and its owner."
-        ) from None
-    try:
-        info = os.fstat(fd)  # of the file actually opened: no check-then-open race
-        if not stat.S_ISREG(info.st_mode):
-            raise ConfigError(f"journal key file {key_file}: not a regular file. Fix: point it at a key file.")
-        mode = stat.S_IMODE(info.st_mode)
-        if mode & 0o077:
-            raise ConfigError(
-                f"journal key file {key_file}: mode {mode:04o} lets other users read the journal key. "
-                f"Fix: chmod 600 {key_file}"
-            )
-        with os.fdopen(os.dup(fd), "rb") as handle:
-            data = handle.read(4096)
-    finally:
-        os.close(fd)
+    data = read_secret_file(key_file, "journal key file", max_bytes=4096, create_command=create)
     if len(data) == KEY_BYTES:
         if all(32 <= b < 127 or b in (9, 10, 13) for b in data):
             raise ConfigError(
