@@ -407,12 +407,14 @@ def bench_asr(config: Path | None, model: str | None, levels: str, audio: Path |
     counts = sorted({int(x) for x in levels.split(",") if x.strip()})
     results = asyncio.run(run_asr_bench(settings, counts, extra_audio=audio, extra_ref=ref))
     table = Table(title=f"Streaming transcription, {results['model']} ({results['audio_per_session_s']} s per session)")
-    for column in ("policy", "sessions", "latency median", "latency p95", "behind real time", "peak RSS", "real time"):
-        table.add_column(column)
+    for column in ("policy", "sessions", "latency median", "latency p95", "behind real time", "compute/audio s",
+                   "partials' share", "peak RSS", "real time"):
+        table.add_column(column, no_wrap=column == "policy")
     for policy, rows in (("utterance window", results["load"]), ("30 s window (baseline)", results["baseline_full_window"])):
         for row in rows:
             table.add_row(policy, str(row["sessions"]), _fmt(row["latency_median_s"], "s"), _fmt(row["latency_p95_s"], "s"),
-                          _fmt(row["finished_behind_real_time_s"], "s"), f"{row['peak_rss_mb']:.0f} MB",
+                          _fmt(row["finished_behind_real_time_s"], "s"), f"{row['compute_s_per_audio_s_per_stream']:.3f}",
+                          _fmt(row["compute_share_partials"]), f"{row['peak_rss_mb']:.0f} MB",
                           "yes" if row["real_time"] else "no")
     console.print(table)
     wer = results["wer"]

@@ -106,6 +106,11 @@ class TranscriptionSettings(_Section):
         3.0, ge=0.0, le=30.0, description="An utterance longer than this yields partial text (0 = never)."
     )
     partial_every_s: float = Field(2.0, gt=0.0, le=30.0, description="How often partial text is refreshed.")
+    partial_window_s: float = Field(
+        6.0, ge=0.0, le=30.0,
+        description="A partial transcribes only the last this-many seconds of the open utterance, so its cost "
+        "stays bounded however long someone talks (0 = all of it).",
+    )
     consent_prompt: bool = Field(
         True, description="Prime the recognizer with the language's asr_prompt so objections are heard."
     )

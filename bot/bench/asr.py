@@ -72,10 +72,18 @@ class LoadResult:
     late_s: float  # how far behind real time the slowest stream finished
     peak_rss_mb: float
     hypothesis: str
+    compute_s: dict[str, float]  # decoder seconds by kind (final, partial)
+    stream_audio_s: float  # audio seconds fed, all streams together
+    partials: int
 
     def summary(self) -> dict[str, Any]:
+        total = sum(self.compute_s.values())
         return {
             "sessions": self.sessions,
+            # Per audio second of one stream (silence while the other speaker talks included).
+            "compute_s_per_audio_s_per_stream": round(total / self.stream_audio_s, 4),
+            "compute_share_partials": round(self.compute_s.get("partial", 0.0) / total, 3) if total else None,
+            "partials": self.partials,
             "latency_median_s": percentile(self.latencies_s, 50),
             "latency_p95_s": percentile(self.latencies_s, 95),
             "utterances": len(self.latencies_s),
@@ -103,13 +111,20 @@ async def run_load(engine: TranscriptionEngine, settings: Settings, tracks: list
     peak = process.memory_info().rss
     started = time.monotonic()
     buffers, streams = [], []
+    partials = 0
+
+    def on_partial(*_: object) -> None:  # a call checks every partial for objections; count them here
+        nonlocal partials
+        partials += 1
+
+    compute_before = dict(engine.compute_s)
     for n in range(sessions):
         buffer = TranscriptBuffer(f"bench{n}")
         buffers.append(buffer)
         for speaker, _ in enumerate(tracks):
             streams.append(ParticipantStream(
                 Participant(f"p{speaker}", f"speaker {speaker}"), engine, buffer, settings.vad, language,
-                lambda: time.monotonic() - started,
+                lambda: time.monotonic() - started, on_partial=on_partial,
             ))
     feeders = [asyncio.ensure_future(_feed(s, tracks[i % len(tracks)], started)) for i, s in enumerate(streams)]
 
@@ -127,7 +142,10 @@ async def run_load(engine: TranscriptionEngine, settings: Settings, tracks: list
     watcher.cancel()
     latencies = [lat for s in streams for lat in s.latencies_s]
     hypothesis = " ".join(seg.text for seg in buffers[0].segments())
-    return LoadResult(sessions, latencies, sum(s.overflowed for s in streams), late, peak / 2**20, hypothesis)
+    compute = {kind: seconds - compute_before.get(kind, 0.0) for kind, seconds in engine.compute_s.items()}
+    fed_s = sum(tracks[i % len(tracks)].size for i in range(len(streams))) / ASR_RATE
+    return LoadResult(sessions, latencies, sum(s.overflowed for s in streams), late, peak / 2**20, hypothesis,
+                      compute, fed_s, partials)
 
 
 def synthetic_non_speech(seconds_each: float = 60.0, seed: int = 3) -> tuple[np.ndarray, list[str]]:

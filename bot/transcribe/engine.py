@@ -57,6 +57,7 @@ class TranscriptionEngine:
         self._scheduler: FairScheduler | None = None
         self._dispatchers: list[asyncio.Task[None]] = []
         self.dropped: dict[str, int] = {}
+        self.compute_s: dict[str, float] = {"final": 0.0, "partial": 0.0}  # decoder time, shared out by audio length
         log.info("asr_model_loaded", model=settings.model, device=self.device, load_s=round(self.load_s, 2))
 
     @property
@@ -112,6 +113,7 @@ class TranscriptionEngine:
             live = [r for r in batch if not r.future.cancelled()]
             if not live:
                 continue
+            started = time.perf_counter()
             try:
                 outcomes = await loop.run_in_executor(self._pool, self.decoder.decode, [r.job for r in live])
             except Exception as exc:  # noqa: BLE001 - fail these utterances, keep the engine
@@ -119,9 +121,16 @@ class TranscriptionEngine:
                     if not request.future.done():
                         request.future.set_exception(exc)
                 continue
+            self._account(live, time.perf_counter() - started)
             for request, outcome in zip(live, outcomes, strict=True):
                 if not request.future.done():
                     request.future.set_result(outcome)
+
+    def _account(self, batch: list[Request], seconds: float) -> None:
+        audio = [audio_seconds(r.job.samples) for r in batch]
+        total = sum(audio) or 1.0
+        for request, share in zip(batch, audio, strict=True):
+            self.compute_s[request.kind] = self.compute_s.get(request.kind, 0.0) + seconds * share / total
 
     def cancel_stream(self, stream_id: str) -> None:
         if self._scheduler is not None:

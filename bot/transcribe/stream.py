@@ -2,10 +2,12 @@
 
 Finals: every closed utterance is transcribed once and appended to the buffer.
 Partials: while an utterance is still open and longer than `partial_after_s`,
-its audio so far is transcribed every `partial_every_s` (at most one partial in
-flight per stream, and partials yield to finals in the scheduler), so captions
-and objection detection do not wait for the speaker to pause. Partials are
-shown and checked, never stored.
+its last `partial_window_s` seconds are transcribed every `partial_every_s` (at
+most one partial in flight per stream, and partials yield to finals in the
+scheduler), so captions and objection detection do not wait for the speaker to
+pause. The window bounds their cost: re-decoding the whole open utterance would
+cost more with every second someone talks. Partials are shown and checked, never
+stored.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class ParticipantStream:
         settings: TranscriptionSettings = engine.settings
         self._partial_after_s = settings.partial_after_s
         self._partial_every_s = settings.partial_every_s
+        self._partial_window_s = settings.partial_window_s
 
     @property
     def language(self) -> str:
@@ -193,6 +196,10 @@ class ParticipantStream:
         current = self._segmenter.current()
         assert current is not None
         samples, start_s = current
+        window = int(self._partial_window_s * ASR_RATE)
+        if 0 < window < samples.size:
+            start_s += (samples.size - window) / ASR_RATE
+            samples = samples[-window:]
         self._next_partial_s = length_s + self._partial_every_s
         self._partial_in_flight = True
         self._track(self._partial(samples, start_s))

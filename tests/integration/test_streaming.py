@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -95,3 +96,30 @@ def test_transcribe_command_json_has_the_documented_shape(speech_dir: Path) -> N
     [segment] = data["segments"]
     assert set(segment) == {"start", "end", "text", "final"} and segment["final"] is True
     assert 0.0 <= segment["start"] < segment["end"] and "comparatively modern" in segment["text"].lower()
+
+
+async def test_partials_of_a_long_utterance_cover_only_the_recent_window(speech_dir) -> None:
+    """However long someone talks, one partial decodes at most `partial_window_s` of audio."""
+    from bot.config import load_settings
+
+    settings = load_settings(None, {"transcription.model": "tiny.en"})
+    policy = settings.transcription.model_copy(
+        update={"partial_after_s": 2.0, "partial_every_s": 1.5, "partial_window_s": 3.0})
+    engine = TranscriptionEngine(policy, settings.paths.cache_dir)
+    speech = np.concatenate([c for c, _ in load_clips()[:3]])  # ~20 s read without long pauses
+    seen: list[tuple[float, float, str]] = []
+    stream = ParticipantStream(
+        Participant("p1", "reader"), engine, TranscriptBuffer("window"),
+        settings.vad.model_copy(update={"max_utterance_s": 30.0}), "en", time.monotonic,
+        on_partial=lambda _who, text, _lang, start, end: seen.append((start, end, text)),
+    )
+    for start in range(0, speech.size, CHUNK):
+        stream.push_pcm(speech[start : start + CHUNK])
+        while stream._partial_in_flight:  # as if the decoder kept up with the speaker
+            await asyncio.sleep(0.01)
+    await stream.finish()
+    engine.close()
+    assert len(seen) >= 3, seen
+    assert all(end - start <= 3.0 + 1e-6 for start, end, _ in seen), seen
+    assert [start for start, _, _ in seen] == sorted(start for start, _, _ in seen) and seen[-1][0] > seen[0][0]
+    assert all(text for _, _, text in seen)
