@@ -258,7 +258,7 @@ def note(input_path: Path, config: Path | None, template: str, language: str | N
     facts = SessionFacts(session_id, datetime.now(UTC).isoformat(timespec="seconds"),
                          max((s.end for s in segments), default=0.0), note_language, tuple(people.values()))
     try:
-        generator = make_generator(template, settings.paths.risk_dir, settings.paths.templates_dir)
+        generator = make_generator(template, settings.paths.risk_dir, settings.paths.templates_dir, settings.notes)
         drafted = generator.generate(segments, facts, template, chosen)
     except ConfigError as exc:
         fail(f"configuration error: {exc}")

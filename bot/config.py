@@ -190,6 +190,51 @@ class NoteSettings(_Section):
 class PathSettings(_Section):
     output_dir: Path = Path("notes")
     cache_dir: Path = Field(default_factory=default_cache_dir)
+    generator: Literal["local", "openai_compatible"] = Field(
+        "local", description="local: drafted on this machine (default). openai_compatible: a chat-completions server "
+        "the site runs (notes.endpoint); its statements pass the same evidence check, and the local generator is used "
+        "when it fails. Only for structured templates."
+    )
+    endpoint: str | None = Field(
+        None, description="Base URL of the OpenAI-compatible API, e.g. http://127.0.0.1:8000/v1 (required with "
+        "openai_compatible; no default service)."
+    )
+    api_key_env: str | None = Field(
+        None, description="Name of the environment variable that holds the API key; the key never goes in this file."
+    )
+    timeout_s: float = Field(120.0, gt=0, le=600, description="Longest wait for the model server's answer.")
+    connect_timeout_s: float = Field(5.0, gt=0, le=60, description="Longest wait to connect to the model server.")
+    unsupported: Literal["drop", "flag"] = Field(
+        "drop", description="A model statement its cited transcript does not support: drop it, or keep it marked "
+        "'unsupported — verify'."
+    )
+    model: str | None = Field(  # last: its check reads the fields above
+        None, validate_default=True, description="Model name sent to the server (required with openai_compatible)."
+    )
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_is_http(cls, endpoint: str | None) -> str | None:
+        if endpoint is None:
+            return None
+        if not endpoint.startswith(("http://", "https://")) or "@" in endpoint.split("/")[2]:
+            raise ValueError("expected an http:// or https:// URL without credentials (the key goes in the "
+                             "environment variable named by notes.api_key_env)")
+        return endpoint.rstrip("/")
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, name: str | None) -> str | None:
+        if name is not None and not name.replace("_", "a").isalnum():
+            raise ValueError("expected the NAME of an environment variable (letters, digits, _), not the key itself")
+        return name
+
+    @field_validator("model")
+    @classmethod
+    def _model_server_complete(cls, model: str | None, info: Any) -> str | None:
+        if info.data.get("generator") == "openai_compatible" and (not model or not info.data.get("endpoint")):
+            raise ValueError("notes.generator = 'openai_compatible' needs both notes.endpoint and notes.model")
+        return model
     announcements_dir: Path = DEFAULT_ANNOUNCEMENTS_DIR
     risk_dir: Path = REPO_ROOT / "risk"
     templates_dir: Path = REPO_ROOT / "templates"
@@ -263,6 +308,8 @@ def _describe(error: dict[str, Any]) -> str:
         return f"{key}: unknown key. Fix: {fix}."
     return f"{key}: bad value {value!r} ({error['msg']}). Fix: {fix}."
 
+    if key == "notes.api_key_env":  # someone may have pasted the key itself: never echo it
+        value = "(not shown)"
 
 def settings_from_mapping(data: dict[str, Any], source: str = "configuration") -> Settings:
     try:

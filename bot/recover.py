@@ -37,7 +37,8 @@ def recover_all(settings: Settings, key: bytes) -> list[Recovered]:
     directory = settings.journal.directory
     if not directory.is_dir():
         return []
-    generator = make_generator(settings.session.note_template, settings.paths.risk_dir, settings.paths.templates_dir)
+    generator = make_generator(settings.session.note_template, settings.paths.risk_dir, settings.paths.templates_dir,
+                               settings.notes)
     done: list[Recovered] = []
     for path in find_unfinished(directory, key):
         try:

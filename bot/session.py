@@ -108,7 +108,7 @@ class SessionRunner:
         self._connector = connector
         self._engine = engine
         self._generator = generator or make_generator(
-            settings.session.note_template, settings.paths.risk_dir, settings.paths.templates_dir
+            settings.session.note_template, settings.paths.risk_dir, settings.paths.templates_dir, settings.notes
         )
         self._progress = on_progress or (lambda _event, _data: None)
         language = settings.session.language

@@ -39,20 +39,13 @@ from bot.notes.base import Note, SessionFacts
 from bot.notes.dialogue import parse_dialogue_text
 from bot.notes.risk import RiskFlagger
 from bot.notes.simple import SimpleNoteGenerator
-from bot.notes.structured import PHRASES, StructuredNoteGenerator, tidy, words
+from bot.notes.evidence import SUPPORT_THRESHOLD, support_share
+from bot.notes.structured import StructuredNoteGenerator, tidy
 from bot.transcribe.segment import Segment
 
 RISK_EVAL_DIR = REPO_ROOT / "tests" / "risk_eval"
-SUPPORT_THRESHOLD = 0.8
 SYNTHETIC_SEGMENTS = 700
 SYNTHETIC_SECONDS = 3600.0
-
-# Words the generator adds around what was said ("Client reports: …", "their" for "my").
-_SCAFFOLD = frozenset(
-    w for language in PHRASES.values() for text in language.values() for w in words(re.sub(r"\{\w+\}", " ", text))
-) | {"their", "themself", "the", "client", "client's", "is", "has", "does", "not", "was", "would", "will", "su", "sus",
-   "se", "le", "ha", "no"}
-
 
 def data_dir() -> Path:
     return Path(os.environ.get("SESSIONBOT_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
@@ -120,18 +113,8 @@ def support(note: Note) -> list[float]:
     Quotes score 1 by construction; the check matters for rewritten statements, where a faulty
     rule could add words that nobody said."""
     by_id = {s.id: s for s in note.transcript}
-    shares = []
-    for section in note.sections:
-        for statement in section.statements:
-            cited = {w for e in statement.evidence if e.segment_id in by_id for w in words(tidy(by_id[e.segment_id].text))}
-            own = [w for w in words(statement.text) if w not in _SCAFFOLD]
-            shares.append(1.0 if not own else sum(_found(w, cited) for w in own) / len(own))
-    return shares
-
-
-def _found(word: str, cited: set[str]) -> bool:
-    """In the evidence, allowing for the third-person ending the rewrite adds (feels, tries, goes)."""
-    return bool({word, word[:-1], word[:-2], word[:-3] + "y"} & cited) if len(word) > 3 else word in cited
+    return [support_share(statement.text, [by_id[e.segment_id] for e in statement.evidence if e.segment_id in by_id])
+            for section in note.sections for statement in section.statements]
 
 
 def _rouge(pairs: list[tuple[str, str]]) -> dict[str, float]:

@@ -45,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.config import REPO_ROOT
+from bot.config import REPO_ROOT, NoteSettings
 from bot.log import get_logger
 from bot.notes.base import DRAFT_BANNER, Evidence, Note, NoteGenerator, Section, SessionFacts, Statement
 from bot.notes.classifier import SectionClassifier
@@ -308,10 +308,19 @@ class StructuredNoteGenerator:
 
 def make_generator(
     template: str, risk_dir: Path = DEFAULT_RISK_DIR, templates_dir: Path = TEMPLATES_DIR,
+    notes: NoteSettings | None = None,
 ) -> NoteGenerator:
-    """The generator for a configured `session.note_template`: "simple" keeps the old one."""
+    """The generator for a configured `session.note_template`: "simple" keeps the old one; with
+    `notes.generator = "openai_compatible"` a structured template is drafted by the site's model server."""
     if template == "simple":
         from bot.notes.simple import SimpleNoteGenerator  # noqa: PLC0415
 
         return SimpleNoteGenerator(risk_dir)
-    return StructuredNoteGenerator(risk_dir, templates_dir)
+    local = StructuredNoteGenerator(risk_dir, templates_dir)
+    if notes is None or notes.generator == "local" or not notes.endpoint or not notes.model:
+        return local
+    from bot.notes.model_server import ModelServerNoteGenerator, ModelServerSettings  # noqa: PLC0415 - optional path
+
+    server = ModelServerSettings(notes.endpoint, notes.model, notes.api_key_env, notes.timeout_s,
+                                 notes.connect_timeout_s, notes.unsupported)
+    return ModelServerNoteGenerator(server, local, templates_dir)
