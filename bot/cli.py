@@ -158,13 +158,14 @@ def room(config: Path | None, rooms: tuple[str, ...], host: str | None, port: in
     otherwise a fresh random one printed with the link."""
     import os
 
-    from bot.call.room_server import RoomServer
+    from bot.call.room_server import RoomLimits, RoomServer
 
     settings = _settings(config, {"room.host": host, "room.port": port})
     _logging(settings)
     token = settings.room.token or os.environ.get("SESSIONBOT_ROOM_TOKEN")
+    limits = RoomLimits(settings.room.max_message_bytes, settings.room.messages_per_s, settings.room.burst)
     server = RoomServer(
-        {name: token or secrets.token_urlsafe(16) for name in rooms}, settings.room.host, settings.room.port
+        {name: token or secrets.token_urlsafe(16) for name in rooms}, settings.room.host, settings.room.port, limits
     )
 
     async def serve() -> None:
@@ -423,6 +424,30 @@ def bench_asr(config: Path | None, model: str | None, levels: str, audio: Path |
                   f"memory per extra session: {results['memory']['per_extra_session_mb']} MB")
     console.print(f"hallucinated words on {results['hallucination']['audio_s']} s of silence and noise: "
                   f"{results['hallucination']['words']}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    console.print(f"results: {out}")
+
+
+@bench.command("room")
+@click.option("--rooms", default=20, show_default=True, type=click.IntRange(1, 500), help="Rooms, two peers each.")
+@click.option("--messages", default=500, show_default=True, type=click.IntRange(1, 100_000),
+              help="Messages each room's sender relays to its receiver.")
+@click.option("--payload", default=200, show_default=True, type=click.IntRange(0, 60_000), help="Bytes of filler.")
+@click.option("--timeout", default=120.0, show_default=True, help="Give up after this many seconds.")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=Path("bench-results/room.json"),
+              show_default=True, help="Where the JSON results go.")
+def bench_room(rooms: int, messages: int, payload: int, timeout: float, out: Path) -> None:
+    """Load the embedded room's relay on loopback: messages/second and the server's memory."""
+    import json
+
+    from bot.bench.room import RoomLoad, run_room_bench
+
+    results = run_room_bench(RoomLoad(rooms, messages, payload, timeout))
+    rss = results["server_rss_mib"]
+    console.print(f"{results['relayed']} messages relayed in {results['elapsed_s']} s over {results['rooms']} rooms "
+                  f"({results['connections']} connections): {results['messages_per_s']} messages/s; server RSS "
+                  f"{rss['before']} MiB before, {rss['peak']} MiB peak, {rss['after']} MiB after")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     console.print(f"results: {out}")

@@ -5,6 +5,11 @@ Every room has a join token (compared in constant time). The server only
 relays session descriptions between the peers of one room; media flows peer to
 peer and never through it. A malformed message is answered with an error and
 skipped; it never affects the sender's other messages or any other room.
+
+Each connection is limited (RoomLimits): a message larger than
+`max_message_bytes` closes that connection (websocket close 1009, before the
+message is buffered whole); more than `messages_per_s` on average (bursts up
+to `burst`) are dropped with one "rate-limited" error per episode.
 """
 
 from __future__ import annotations
@@ -32,11 +37,19 @@ from bot.call.room_protocol import (
     encode,
     parse_client_message,
 )
+from bot.call.rate_limit import TokenBucket
 from bot.log import get_logger
 
 log = get_logger(__name__)
 
 CLOSE_REFUSED = 4003
+
+
+@dataclass(frozen=True)
+class RoomLimits:
+    max_message_bytes: int = MAX_MESSAGE_BYTES
+    messages_per_s: float = 50.0
+    burst: int = 200
 
 
 @dataclass
@@ -58,7 +71,10 @@ class Room:
 
 
 class RoomServer:
-    def __init__(self, rooms: dict[str, str], host: str = "127.0.0.1", port: int = 8765) -> None:
+    def __init__(
+        self, rooms: dict[str, str], host: str = "127.0.0.1", port: int = 8765, limits: RoomLimits | None = None
+    ) -> None:
+        self.limits = limits or RoomLimits()
         self.rooms = {name: Room(name, token) for name, token in rooms.items()}
         self.host = host
         self.port = port
@@ -79,7 +95,7 @@ class RoomServer:
             self.host,
             self.port,
             process_request=self._http,
-            max_size=MAX_MESSAGE_BYTES,
+            max_size=self.limits.max_message_bytes,
             max_queue=32,
         )
         self.port = self._server.sockets[0].getsockname()[1]  # resolves port 0
@@ -119,8 +135,18 @@ class RoomServer:
     async def _handle(self, connection: ServerConnection) -> None:
         peer: Peer | None = None
         room: Room | None = None
+        bucket = TokenBucket(self.limits.messages_per_s, self.limits.burst)
+        throttled = 0
         try:
             async for raw in connection:
+                if not bucket.allow():
+                    throttled += 1
+                    if throttled == 1:
+                        log.warning("signalling_rate_limited", peer_id=peer.id if peer else None)
+                        await _send(connection, {"type": "error", "code": "rate-limited",
+                                                 "message": "too many messages; slow down (dropped)"})
+                    continue
+                throttled = 0
                 try:
                     message = parse_client_message(raw)
                     if peer is None:
