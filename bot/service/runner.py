@@ -39,6 +39,9 @@ log = get_logger(__name__)
 EngineFactory = Callable[[Settings], TranscriptionEngine]
 
 
+FINISHED = {"done", "failed"}  # never joined again; a cancelled session may be restored
+
+
 def _load_engine(settings: Settings) -> TranscriptionEngine:
     return TranscriptionEngine(settings.transcription, settings.paths.cache_dir)
 
@@ -162,15 +165,19 @@ class ScheduleService:
         lead = self.config.service.lead_s
         for key, session in self.schedule.sessions.items():
             known = self.status.sessions.get(key)
-            if key in self._tasks or (known is not None and known.state in TERMINAL):
+            if key in self._tasks or (known is not None and known.state in FINISHED):
                 continue
             entry = known or SessionStatus(key, session.clinician, session.start.isoformat(), session.end.isoformat(),
                                            "scheduled")
             self.status.sessions[key] = entry
             if session.cancelled:
-                entry.state, entry.outcome = "cancelled", "cancelled in the schedule; not joined"
-                log.info("session_not_joined", session_key=key, reason="cancelled")
-            elif session.window_opens(lead) <= now < session.end.timestamp():
+                if entry.state != "cancelled":
+                    entry.state, entry.outcome = "cancelled", "cancelled in the schedule; not joined"
+                    log.info("session_not_joined", session_key=key, reason="cancelled")
+                continue
+            if entry.state == "cancelled":  # cancelled, then restored in the schedule
+                entry.state, entry.outcome = "scheduled", ""
+            if session.window_opens(lead) <= now < session.end.timestamp():
                 self._tasks[key] = asyncio.ensure_future(self._attend(session, entry))
             elif now >= session.end.timestamp() and entry.state == "scheduled":
                 entry.state, entry.outcome = "failed", "window passed before the service could join"
