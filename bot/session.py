@@ -19,6 +19,7 @@ from pathlib import Path
 
 import structlog
 
+from bot import metrics
 from bot.audio.tts import SpeechRenderError, render_speech_async
 from bot.call.base import (
     AudioTrackReceived,
@@ -148,6 +149,7 @@ class SessionRunner:
 
     def _transition(self, state: State, **details: object) -> None:
         log.info("session_state", state=state.value, previous=self.state.value, **details)
+        metrics.session_state_changed(self.state.value, state.value)
         self.state = state
         self._progress("state", {"state": state.value, **details})
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot import metrics
 from bot.config import TranscriptionSettings
 from bot.log import get_logger
 from bot.transcribe.decoder import Job, Outcome, Recognized, WhisperDecoder, audio_seconds
@@ -94,13 +95,17 @@ class TranscriptionEngine:
         scheduler = self._ensure_dispatchers()
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         job = Job(samples, self.language_for(language), prompt)
+        submitted = time.monotonic()
         try:
-            scheduler.submit(Request(stream_id, kind, job, future, time.monotonic()))
+            scheduler.submit(Request(stream_id, kind, job, future, submitted))
         except QueueFull:
+            metrics.queue_overflow(kind)
             log.warning("asr_queue_overflow", stream_id=stream_id, kind=kind, audio_s=round(audio_seconds(samples), 2),
                         depth=scheduler.depth)
             raise
+        metrics.queue_depth(scheduler.depth)
         outcome = await future
+        metrics.transcribed(kind, time.monotonic() - submitted)
         if outcome.dropped:
             self.dropped[outcome.dropped] = self.dropped.get(outcome.dropped, 0) + 1
             log.info("asr_output_dropped", reason=outcome.dropped, kind=kind, audio_s=round(audio_seconds(samples), 2))
@@ -110,6 +115,7 @@ class TranscriptionEngine:
         loop = asyncio.get_running_loop()
         while True:
             batch = await scheduler.next_batch(self.settings.max_batch)
+            metrics.queue_depth(scheduler.depth)
             live = [r for r in batch if not r.future.cancelled()]
             if not live:
                 continue

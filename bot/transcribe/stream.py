@@ -20,6 +20,7 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from bot import metrics
 from bot.audio.pcm import ASR_RATE, Resampler
 from bot.audio.vad import Utterance, VadSegmenter
 from bot.config import TranscriptionSettings, VadSettings
@@ -183,6 +184,7 @@ class ParticipantStream:
             latency_s=round(self.latencies_s[-1], 3),
             fallback=result.fallback,
         )
+        metrics.speech_to_text(self.latencies_s[-1])
 
     # -- partials ------------------------------------------------------------------
 
