@@ -59,6 +59,7 @@ from bot.call.janus_protocol import (
     subscribed_streams,
 )
 from bot.call.relay import RelayTrack
+from bot.call.ssrc_routing import register_remote_ssrcs
 from bot.config import JanusSettings
 from bot.log import get_logger
 from bot.transcribe.segment import Participant
@@ -112,6 +113,7 @@ class JanusConnector:
         self._ended = False
         self._background: set[asyncio.Task[Any]] = set()
         self._supervisor: asyncio.Task[None] | None = None
+        self._playing: dict[int, tuple[SpeakerTrack, asyncio.Future[None]]] = {}
         self._reset_link()
 
     def _reset_link(self) -> None:
@@ -155,10 +157,16 @@ class JanusConnector:
 
     async def speak(self, samples: np.ndarray, rate: int, to: set[str] | None = None) -> None:
         # `to` cannot be honoured on an SFU: the bot publishes one stream that everyone hears.
+        # So the same speech asked for several participants at once is played once, not once each.
         speaker = self._speaker
         if speaker is None or speaker.readyState != "live":
             return
-        await asyncio.gather(speaker.play(samples, rate), return_exceptions=True)
+        playing = self._playing.get(id(samples))
+        if playing is None or playing[0] is not speaker:
+            playing = (speaker, speaker.play(samples, rate))
+            self._playing[id(samples)] = playing
+            playing[1].add_done_callback(lambda _: self._playing.pop(id(samples), None))
+        await asyncio.gather(playing[1], return_exceptions=True)
 
     async def send_text(self, text: str, to: set[str] | None = None) -> None:
         """The VideoRoom has no chat of its own: skipped (the spoken announcement still plays)."""
@@ -291,6 +299,7 @@ class JanusConnector:
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
             mid = next((t.mid for t in pc.getTransceivers() if t.receiver.track is track), None)
+            log.info("janus_track", mid=mid, kind=track.kind)
             if track.kind == "audio" and mid is not None:
                 self._spawn(self._pump(mid, track))
 
@@ -303,6 +312,7 @@ class JanusConnector:
             return
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer.jsep.sdp, type="offer"))
         await pc.setLocalDescription(await pc.createAnswer())
+        register_remote_ssrcs(pc)
         await self._message(self._subscriber_handle, {"request": "start"},
                             jsep={"type": "answer", "sdp": pc.localDescription.sdp})
 
@@ -316,7 +326,7 @@ class JanusConnector:
         participant = self._identities.for_feed(publisher.id, publisher.display)
         if participant.id not in self._present:
             self._present[participant.id] = participant
-            log.info("janus_participant", event="joined", participant_id=participant.id, feed=publisher.id)
+            log.info("janus_participant", change="joined", participant_id=participant.id, feed=publisher.id)
             self._events.put_nowait(ParticipantJoined(participant))
         relay = self._relays.get(participant.id)
         if relay is None or relay.readyState != "live":
@@ -334,7 +344,7 @@ class JanusConnector:
         relay = self._relays.pop(participant.id, None)
         if relay is not None:
             relay.stop()
-        log.info("janus_participant", event="left", participant_id=participant.id, feed=feed)
+        log.info("janus_participant", change="left", participant_id=participant.id, feed=feed)
         self._events.put_nowait(ParticipantLeft(participant))
 
     async def _pump(self, mid: str, track: MediaStreamTrack) -> None:
@@ -413,6 +423,7 @@ class JanusConnector:
                 self._mid_feed[stream.mid] = stream.feed_id
             else:
                 self._mid_feed.pop(stream.mid, None)
+        log.info("janus_stream_map", mids=sorted(self._mid_feed), feeds=len(set(self._mid_feed.values())))
 
     def _unsolicited(self, message: JanusMessage) -> None:
         kind = message.janus
@@ -420,7 +431,9 @@ class JanusConnector:
             log.warning("janus_session_timeout")
             self._spawn(self._drop_socket())
             return
-        if kind in ("webrtcup", "media", "slowlink", "hangup", "detached", "trickle", "ack", "success"):
+        if kind in ("ack", "success"):
+            return  # the late ack of a request whose reply came first
+        if kind in ("webrtcup", "media", "slowlink", "hangup", "detached", "trickle"):
             log.info("janus_event", janus=kind, reason=str((message.model_extra or {}).get("reason", ""))[:40])
             return
         if kind != "event":
