@@ -42,6 +42,7 @@ from bot.log import get_logger
 from bot.notes.base import Note, NoteGenerator, SessionFacts
 from bot.notes.render import clock, write_note
 from bot.notes.html import write_html
+from bot.notes.prefetch import BackgroundPrefetch
 from bot.notes.structured import make_generator
 from bot.transcribe.buffer import TranscriptBuffer
 from bot.transcribe.engine import TranscriptionEngine
@@ -111,6 +112,10 @@ class SessionRunner:
         self._generator = generator or make_generator(
             settings.session.note_template, settings.paths.risk_dir, settings.paths.templates_dir, settings.notes
         )
+        # Embed what was said while the session runs, so the note at the end does not leave any of it out for time.
+        self._prefetch = (BackgroundPrefetch(self._generator, settings.session.language)  # type: ignore[arg-type]
+                          if "notes" in settings.consent.purposes and BackgroundPrefetch.supported(self._generator)
+                          else None)
         self._progress = on_progress or (lambda _event, _data: None)
         language = settings.session.language
         self._announcements: Announcements = load_announcements(settings.paths.announcements_dir, language)
@@ -345,6 +350,11 @@ class SessionRunner:
         consent_event = self._guard.on_speech(participant, segment.text, segment.language, segment.end)
         if consent_event is not None:
             self._act(consent_event)
+        if self._prefetch is not None and self._objection is None:
+            worker = self._prefetch.add(segment)
+            if worker is not None:  # awaited with the other tasks before the note is drafted
+                self._tasks.add(worker)
+                worker.add_done_callback(self._tasks.discard)
 
     def _on_partial(self, participant: Participant, text: str, language: str, start: float, end: float) -> None:
         """Text of an utterance still in progress: shown, checked for an objection, never stored."""
@@ -391,6 +401,8 @@ class SessionRunner:
         for stream in self._streams.values():
             stream.discard()
         dropped = self.buffer.purge()
+        if self._prefetch is not None:
+            self._prefetch.forget()  # vectors derived from what was said go with it
         if self._journal is not None:
             self._journal.delete()  # at once, not after the spoken acknowledgement
         latency = {"decision_s": round(self._objection.at_s - event.utterance_end_s, 2)} if event.utterance_end_s else {}
