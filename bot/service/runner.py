@@ -110,6 +110,7 @@ class ScheduleService:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self.request_stop, f"stopped by operator ({signal.Signals(signum).name})")
         await asyncio.to_thread(self.recover)
+        self._write_status()  # at once: the file may still show the states of a process that died
         self._engine = await asyncio.to_thread(self._engine_factory, self.base)
         delivering = asyncio.ensure_future(self.delivery.run(self._stop))
         service = self.config.service
