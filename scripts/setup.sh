@@ -28,6 +28,24 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 say "system packages: espeak-ng $(espeak-ng --version | awk '{print $4}')"
 
+# Janus, Chromium and janus.js serve only the Janus end-to-end tests, which also need root
+# (they make their own network namespace). Without root they are skipped, saying why.
+janus_missing=()
+command -v janus >/dev/null 2>&1 || janus_missing+=(janus)
+command -v chromium >/dev/null 2>&1 || janus_missing+=(chromium)
+command -v ip >/dev/null 2>&1 || janus_missing+=(iproute2)
+[ -f /usr/share/javascript/janus-gateway/janus.js ] || janus_missing+=(libjs-janus-gateway)
+[ -f /usr/share/javascript/webrtc-adapter/adapter.js ] || janus_missing+=(libjs-webrtc-adapter)
+if [ ${#janus_missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+        say "installing Debian packages for the Janus tests: ${janus_missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${janus_missing[@]}" >/dev/null
+    else
+        say "Janus tests will be skipped: they need root and ${janus_missing[*]} (sudo apt-get install -y ${janus_missing[*]})"
+    fi
+fi
+
 # --- virtualenv --------------------------------------------------------------
 if [ -z "$PYTHON" ]; then
     for candidate in python3.11 python3; do
