@@ -122,6 +122,30 @@ def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+# What one session may set for itself. The rest is shared by the whole process (one speech model,
+# one journal key and directory tree, ICE addresses, logging), so a per-session value would be ignored.
+PER_SESSION_SECTIONS = {"bot", "session", "consent", "vad", "leave", "notes", "janus"}
+PER_SESSION_TRANSCRIPTION_KEYS = {"language", "consent_prompt"}
+
+
+def _check_per_session(overrides: dict[str, Any], source: str) -> None:
+    for section, values in overrides.items():
+        if section == "transcription" and isinstance(values, dict):
+            shared = sorted(set(values) - PER_SESSION_TRANSCRIPTION_KEYS)
+            if shared:
+                raise ConfigError(
+                    f"{source}: transcription.{shared[0]} cannot be set per session (one speech model serves "
+                    "every session). Fix: set it in the main configuration, or per session only "
+                    f"{', '.join(sorted(PER_SESSION_TRANSCRIPTION_KEYS))}."
+                )
+        elif section not in PER_SESSION_SECTIONS and section != "transcription":
+            raise ConfigError(
+                f"{source}: {section} cannot be set per session (it is shared by the whole service). Fix: set it "
+                f"in the main configuration; per session: {', '.join(sorted(PER_SESSION_SECTIONS))}, "
+                "transcription.language, transcription.consent_prompt."
+            )
+
+
 def session_settings(
     base: Settings, overrides: dict[str, Any], clinician: str, service: ServiceSettings, source: str
 ) -> Settings:
@@ -129,6 +153,7 @@ def session_settings(
 
     Notes go to the clinician's own directory, and so do journals, so that a
     note recovered after a crash lands where the clinician looks."""
+    _check_per_session(overrides, source)
     data = _merge(base.model_dump(), overrides)
     data["paths"]["output_dir"] = service.notes_root.expanduser() / clinician
     data["journal"]["directory"] = base.journal.directory / clinician

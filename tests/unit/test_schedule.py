@@ -50,6 +50,8 @@ def test_session_settings_are_the_base_with_overrides_and_a_clinician_directory(
     ('[sessions.settings.consent]\nmode = "maybe"\n', "consent.mode: bad value 'maybe'"),
     ('[sessions.settings.session]\nlanguag = "es"\n', "session.languag: unknown key"),
     ('[sessions.settings.session]\nlanguage = "xx"\n', "session.language: unknown language 'xx'"),
+    ('[sessions.settings.transcription]\nmodel = "base"\n', "transcription.model cannot be set per session"),
+    ('[sessions.settings.journal]\nenabled = false\n', "journal cannot be set per session"),
 ])
 def test_a_bad_session_override_names_the_session_key_and_fix(tmp_path, make_settings, extra, named) -> None:
     with pytest.raises(ConfigError) as error:
