@@ -239,7 +239,8 @@ class ScheduleService:
             return State.FAILED, f"bad link: {exc}", None
 
         def progress(event: str, data: dict[str, object]) -> None:
-            if event == "state":
+            # A failed attempt is not yet a failed session: the retry loop decides that.
+            if event == "state" and data["state"] != State.FAILED.value:
                 entry.state = str(data["state"])
                 self._write_status()
 
