@@ -99,7 +99,10 @@ class ScheduleService:
         # A session that was running when the process died is joined again if its window is still open.
         if self._previous is not None:
             for key, previous in self._previous.sessions.items():
-                if previous.state in TERMINAL:
+                if previous.state not in TERMINAL | {"scheduled"}:
+                    previous.state = "interrupted"
+                    previous.outcome = "the service stopped unexpectedly during this session; its journal was recovered"
+                if previous.state != "scheduled":
                     self.status.sessions[key] = previous
         self.status.recovered = recovered
         log.info("service_recovered", notes=recovered)
@@ -109,7 +112,10 @@ class ScheduleService:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self.request_stop, f"stopped by operator ({signal.Signals(signum).name})")
-        await asyncio.to_thread(self.recover)
+        try:
+            await asyncio.to_thread(self.recover)
+        except Exception as exc:  # noqa: BLE001 - a journal that cannot be finished must not stop today's sessions
+            log.error("service_recovery_failed", error=type(exc).__name__)
         self._write_status()  # at once: the file may still show the states of a process that died
         self._engine = await asyncio.to_thread(self._engine_factory, self.base)
         delivering = asyncio.ensure_future(self.delivery.run(self._stop))

@@ -17,7 +17,7 @@ class SessionStatus:
     clinician: str
     start: str
     end: str
-    state: str  # scheduled | joining | ... (SessionRunner states) | retrying | cancelled | recovered
+    state: str  # scheduled | joining | ... (SessionRunner states) | retrying | cancelled | interrupted
     attempts: int = 0
     outcome: str = ""
 
@@ -40,7 +40,7 @@ class ServiceStatus:
         write_private(path, json.dumps(data, indent=1))
 
 
-TERMINAL = {"done", "failed", "cancelled"}
+TERMINAL = {"done", "failed", "cancelled", "interrupted"}
 
 
 def read_status(path: Path) -> ServiceStatus | None:
