@@ -35,6 +35,13 @@ def e5_or_skip() -> E5Embedder:
     return embedder
 
 
+@pytest.fixture(scope="module")
+def e5_flagger() -> RiskFlagger:
+    """Both signals with the real model; the examples are embedded once for the module."""
+    e5_or_skip()
+    return RiskFlagger(RISK_DIR)
+
+
 class ScriptedEmbedder:
     """Fake embedder: each known text maps to a fixed unit vector, so similarities are exact."""
 
@@ -129,17 +136,17 @@ def test_the_shipped_examples_load_and_never_copy_an_evaluation_sentence() -> No
     ("en", "Lately I feel like everyone would be happier if I just disappeared.", "suicidal_ideation"),
     ("en", "I've been taking far more of my sleeping tablets than the doctor said, with wine.", "substance_risk"),
 ])
-def test_wording_no_pattern_covers_is_flagged_semantically(language: str, text: str, category: str) -> None:
-    e5_or_skip()
+def test_wording_no_pattern_covers_is_flagged_semantically(
+    e5_flagger: RiskFlagger, language: str, text: str, category: str,
+) -> None:
     assert RiskFlagger(RISK_DIR, semantic=False).flags([seg(text, language)], language) == []  # the lexicon misses it
-    [flag] = RiskFlagger(RISK_DIR).flags([seg(text, language)], language)
+    [flag] = e5_flagger.flags([seg(text, language)], language)
     assert (flag.category, flag.signal, flag.quote, flag.speaker, flag.start) == (category, "semantic", text, "Sam", 12.0)
     assert flag.label.endswith("mentioned") and flag.similarity is not None
 
 
-def test_ordinary_talk_is_not_flagged_and_a_lexicon_match_says_so() -> None:
-    e5_or_skip()
-    flagger = RiskFlagger(RISK_DIR)
+def test_ordinary_talk_is_not_flagged_and_a_lexicon_match_says_so(e5_flagger: RiskFlagger) -> None:
+    flagger = e5_flagger
     assert flagger.flags([seg("We went hiking and it was lovely.")], "en") == []
     [flag] = flagger.flags([seg("Some nights I think about ending it all.")], "en")
     assert (flag.signal, flag.similarity) == ("lexicon", None)
