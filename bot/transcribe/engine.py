@@ -57,6 +57,7 @@ class TranscriptionEngine:
         self._pool = ThreadPoolExecutor(max_workers=settings.num_workers, thread_name_prefix="asr")
         self._scheduler: FairScheduler | None = None
         self._dispatchers: list[asyncio.Task[None]] = []
+        self._busy_workers = 0
         self.dropped: dict[str, int] = {}
         self.compute_s: dict[str, float] = {"final": 0.0, "partial": 0.0}  # decoder time, shared out by audio length
         log.info("asr_model_loaded", model=settings.model, device=self.device, load_s=round(self.load_s, 2))
@@ -72,6 +73,10 @@ class TranscriptionEngine:
             "overflow_dropped": dict(scheduler.overflow_dropped) if scheduler else {},
             "dropped": dict(self.dropped),
         }
+
+    def has_idle_worker(self) -> bool:
+        """Nothing queued and a decoder worker free: work submitted now starts at once."""
+        return self._busy_workers < self.settings.num_workers and (self._scheduler is None or self._scheduler.depth == 0)
 
     def language_for(self, requested: str) -> str:
         return requested if self.multilingual else "en"
@@ -120,6 +125,7 @@ class TranscriptionEngine:
             if not live:
                 continue
             started = time.perf_counter()
+            self._busy_workers += 1
             try:
                 outcomes = await loop.run_in_executor(self._pool, self.decoder.decode, [r.job for r in live])
             except Exception as exc:  # noqa: BLE001 - fail these utterances, keep the engine
@@ -127,6 +133,8 @@ class TranscriptionEngine:
                     if not request.future.done():
                         request.future.set_exception(exc)
                 continue
+            finally:
+                self._busy_workers -= 1
             self._account(live, time.perf_counter() - started)
             for request, outcome in zip(live, outcomes, strict=True):
                 if not request.future.done():

@@ -123,3 +123,32 @@ async def test_partials_of_a_long_utterance_cover_only_the_recent_window(speech_
     assert all(end - start <= 3.0 + 1e-6 for start, end, _ in seen), seen
     assert [start for start, _, _ in seen] == sorted(start for start, _, _ in seen) and seen[-1][0] > seen[0][0]
     assert all(text for _, _, text in seen)
+
+
+async def test_partials_wait_for_an_idle_decoder(speech_dir) -> None:
+    """A partial is best effort: while the decoder is busy, none is started, so finals never queue behind one."""
+    from bot.config import load_settings
+
+    settings = load_settings(None, {"transcription.model": "tiny.en"})
+    engine = TranscriptionEngine(settings.transcription, settings.paths.cache_dir)
+    speech = np.concatenate([c for c, _ in load_clips()[:2]])
+    assert engine.has_idle_worker()
+    busy = asyncio.ensure_future(engine.transcribe(speech, "en", stream_id="other"))
+    while engine.has_idle_worker():
+        await asyncio.sleep(0.001)
+    seen: list[str] = []
+    buffer = TranscriptBuffer("idle")
+    stream = ParticipantStream(
+        Participant("p1", "reader"), engine, buffer, settings.vad, "en", time.monotonic,
+        on_partial=lambda _who, text, *_: seen.append(text),
+    )
+    for start in range(0, int(5 * ASR_RATE), CHUNK):  # 5 s of speech: past partial_after_s
+        stream.push_pcm(speech[start : start + CHUNK])
+    assert not stream._partial_in_flight and seen == []
+    await busy
+    assert engine.has_idle_worker()
+    stream.push_pcm(speech[int(5 * ASR_RATE) : int(5 * ASR_RATE) + CHUNK])
+    assert stream._partial_in_flight
+    await stream.finish()
+    engine.close()
+    assert seen and buffer.segments()
