@@ -190,11 +190,6 @@ class NoteSettings(_Section):
     include_transcript: bool = Field(
         True, description="Append the cited transcript to the note so every citation can be checked."
     )
-
-
-class PathSettings(_Section):
-    output_dir: Path = Path("notes")
-    cache_dir: Path = Field(default_factory=default_cache_dir)
     generator: Literal["local", "openai_compatible"] = Field(
         "local", description="local: drafted on this machine (default). openai_compatible: a chat-completions server "
         "the site runs (notes.endpoint); its statements pass the same evidence check, and the local generator is used "
@@ -240,6 +235,11 @@ class PathSettings(_Section):
         if info.data.get("generator") == "openai_compatible" and (not model or not info.data.get("endpoint")):
             raise ValueError("notes.generator = 'openai_compatible' needs both notes.endpoint and notes.model")
         return model
+
+
+class PathSettings(_Section):
+    output_dir: Path = Path("notes")
+    cache_dir: Path = Field(default_factory=default_cache_dir)
     announcements_dir: Path = DEFAULT_ANNOUNCEMENTS_DIR
     risk_dir: Path = REPO_ROOT / "risk"
     templates_dir: Path = REPO_ROOT / "templates"
@@ -308,13 +308,13 @@ _FIXES: dict[str, str] = {
 def _describe(error: dict[str, Any]) -> str:
     key = ".".join(str(part) for part in error["loc"]) or "(top level)"
     value = error.get("input")
+    if key == "notes.api_key_env":  # someone may have pasted the key itself: never echo it
+        value = "(not shown)"
     fix = _FIXES.get(error["type"], f"expected: {error['msg'].lower()}")
     if error["type"] == "extra_forbidden":
         return f"{key}: unknown key. Fix: {fix}."
     return f"{key}: bad value {value!r} ({error['msg']}). Fix: {fix}."
 
-    if key == "notes.api_key_env":  # someone may have pasted the key itself: never echo it
-        value = "(not shown)"
 
 def settings_from_mapping(data: dict[str, Any], source: str = "configuration") -> Settings:
     try:
