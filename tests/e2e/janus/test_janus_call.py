@@ -111,12 +111,11 @@ def test_late_joiner_receives_the_announcement(run: dict[str, Any]) -> None:
 
 
 def test_janus_restart_keeps_the_transcript_and_records_the_gap(run: dict[str, Any]) -> None:
-    assert run["state"] == "done"
     final = {s["id"]: s for s in run["segments"]}
     assert run["segments_before_fault"], "nothing was transcribed before the fault"
     for segment in run["segments_before_fault"]:
         assert final.get(segment["id"]) == segment  # intact: same text, speaker and times
-    assert len(run["gaps"]) == 1 and run["gaps"][0]["reason"].startswith("connection lost")
+    assert len(run["gaps"]) == 2 and all(g["reason"].startswith("connection lost") for g in run["gaps"])
     gap = run["gaps"][0]
     assert 0 < gap["to_s"] - gap["from_s"] < 30
     assert run["journal_gaps"] == run["gaps"]  # the crash-safe journal records it too
@@ -124,3 +123,13 @@ def test_janus_restart_keeps_the_transcript_and_records_the_gap(run: dict[str, A
         assert _segments(run, name, after=gap["to_s"]), f"nothing {name} said after the restart was transcribed"
     restart = run["measured"]["janus_restart"]
     assert restart["noticed_after_s"] < 1.0, restart  # the socket is watched, not aiortc's 30 s timeout
+
+
+def test_janus_gone_for_good_ends_the_session_with_its_note(run: dict[str, Any]) -> None:
+    assert run["state"] == "done"
+    assert "Janus unreachable for more than 8 s" in run["reason"]
+    assert "unreachable" in run["audit_outcome"]  # the audit record says why the session ended
+    assert run["note_written"]
+    last_gap = run["gaps"][-1]
+    assert last_gap["to_s"] - last_gap["from_s"] >= 8.0  # recorded up to the end
+    assert 8.0 <= run["measured"]["ended_after_janus_gone_s"] < 20.0
