@@ -103,7 +103,7 @@ def demo(
 @click.option("--name", default=None, help="The bot's display name in the call.")
 @click.option("--show-captions", is_flag=True, help="Print each transcribed segment on this terminal.")
 def join(link: str, config: Path | None, language: str | None, name: str | None, show_captions: bool) -> None:
-    """Join a call (embedded-room link) and write a draft note when it ends."""
+    """Join a call (embedded-room link, or janus://HOST:PORT/ROOM) and write a draft note when it ends."""
     from bot.call.base import CallJoinError
     from bot.call.factory import connector_for
     from bot.session import SessionRunner
@@ -531,42 +531,6 @@ def recover(config: Path | None) -> None:
     if not results:
         click.echo(f"no unfinished journals in {settings.journal.directory}")
     sys.exit(1 if any(r.note is None for r in results) else 0)
-
-
-@main.command()
-@click.option("--schedule", "schedule_path", type=click.Path(path_type=Path, dir_okay=False), required=True,
-              help="Schedule file (see config/schedule.example.toml).")
-@config_option
-def run(schedule_path: Path, config: Path | None) -> None:
-    """Join scheduled sessions on time until stopped (SIGTERM/SIGINT: leave politely, write notes, exit 0)."""
-    from bot.service.runner import ScheduleService
-
-    settings = _settings(config, {})
-    _logging(settings)
-    key = _journal_key(settings)
-    try:
-        service = ScheduleService(settings, schedule_path, key)
-    except ConfigError as exc:
-        fail(f"schedule error: {exc}")
-    sys.exit(asyncio.run(service.run()))
-
-
-@main.command()
-@click.option("--schedule", "schedule_path", type=click.Path(path_type=Path, dir_okay=False), required=True,
-              help="The schedule file `sessionbot run` was given (it names the state file).")
-def status(schedule_path: Path) -> None:
-    """Show upcoming and running scheduled sessions and their states (no content)."""
-    from bot.service.schedule import parse_schedule_file
-    from bot.service.status import format_status, read_status
-
-    try:
-        state_file = parse_schedule_file(schedule_path).service.state_file.expanduser()
-    except ConfigError as exc:
-        fail(f"schedule error: {exc}")
-    current = read_status(state_file)
-    if current is None:
-        fail(f"no state file at {state_file}: `sessionbot run --schedule {schedule_path}` has not run yet", 1)
-    click.echo(format_status(current))  # type: ignore[arg-type]
 
 
 @main.command()

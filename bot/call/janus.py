@@ -161,12 +161,17 @@ class JanusConnector:
         speaker = self._speaker
         if speaker is None or speaker.readyState != "live":
             return
-        playing = self._playing.get(id(samples))
+        key = id(samples)
+        playing = self._playing.get(key)
         if playing is None or playing[0] is not speaker:
             playing = (speaker, speaker.play(samples, rate))
-            self._playing[id(samples)] = playing
-            playing[1].add_done_callback(lambda _: self._playing.pop(id(samples), None))
+            self._playing[key] = playing
+            playing[1].add_done_callback(lambda _, entry=playing: self._finished_playing(key, entry))
         await asyncio.gather(playing[1], return_exceptions=True)
+
+    def _finished_playing(self, key: int, entry: tuple[SpeakerTrack, asyncio.Future[None]]) -> None:
+        if self._playing.get(key) is entry:
+            del self._playing[key]
 
     async def send_text(self, text: str, to: set[str] | None = None) -> None:
         """The VideoRoom has no chat of its own: skipped (the spoken announcement still plays)."""
@@ -299,7 +304,7 @@ class JanusConnector:
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
             mid = next((t.mid for t in pc.getTransceivers() if t.receiver.track is track), None)
-            log.info("janus_track", mid=mid, kind=track.kind)
+            log.debug("janus_track", mid=mid, kind=track.kind)
             if track.kind == "audio" and mid is not None:
                 self._spawn(self._pump(mid, track))
 
@@ -423,7 +428,7 @@ class JanusConnector:
                 self._mid_feed[stream.mid] = stream.feed_id
             else:
                 self._mid_feed.pop(stream.mid, None)
-        log.info("janus_stream_map", mids=sorted(self._mid_feed), feeds=len(set(self._mid_feed.values())))
+        log.debug("janus_stream_map", mids=sorted(self._mid_feed), feeds=len(set(self._mid_feed.values())))
 
     def _unsolicited(self, message: JanusMessage) -> None:
         kind = message.janus
