@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import threading
 import tomllib
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,6 +41,10 @@ RISK_CONTRAST_MARGIN = -0.02
 MIN_SENTENCE_WORDS = 3  # "yes, I did" carries no risk content of its own
 MAX_SENTENCE_WORDS = 40  # longer sentences are cut for the embedder only (the quote stays whole)
 CONTRAST = -1
+
+# Example embeddings per embedder object and example texts: the same for every session of a process.
+_SHARED: weakref.WeakKeyDictionary[Any, dict[tuple[str, ...], np.ndarray]] = weakref.WeakKeyDictionary()
+_SHARED_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -116,7 +122,8 @@ class SemanticRiskSignal:
         return not isinstance(self.embedder, TfidfEmbedder)
 
     def exemplars(self, language: str) -> Exemplars | None:
-        """The examples of `language`, else English ones (e5 is multilingual), embedded once."""
+        """The examples of `language`, else English ones (e5 is multilingual), embedded once per process
+        and embedder (sessions each make a generator; the file is re-read when it changes)."""
         with self._lock:
             if language in self._exemplars:
                 return self._exemplars[language]
@@ -127,7 +134,14 @@ class SemanticRiskSignal:
             names = tuple(by_category)
             texts = [e for name in names for e in by_category[name]] + contrast
             labels = [i for i, name in enumerate(names) for _ in by_category[name]] + [CONTRAST] * len(contrast)
-            exemplars = Exemplars(names, self.embedder.embed(texts), np.asarray(labels))
+            embedder = self.embedder
+            with _SHARED_LOCK:
+                vectors = _SHARED.get(embedder, {}).get(tuple(texts))
+            if vectors is None:
+                vectors = embedder.embed(texts)
+                with _SHARED_LOCK:
+                    _SHARED.setdefault(embedder, {})[tuple(texts)] = vectors
+            exemplars = Exemplars(names, vectors, np.asarray(labels))
         with self._lock:
             self._exemplars[language] = exemplars
         return exemplars
