@@ -52,8 +52,14 @@ class CalendarError(Exception):
     """A calendar that cannot be read at all."""
 
 
+LOOPBACK_HTTP = re.compile(r"^http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?/", re.IGNORECASE)
+
+
 def read_calendar_text(source: str) -> bytes:
-    if source.lower().startswith("https://") or source.lower().startswith("http://"):
+    if source.lower().startswith("http://") and not LOOPBACK_HTTP.match(source):
+        # A feed carries call links with their tokens: never over plain HTTP across a network.
+        raise CalendarError("plain http:// calendar URL. Fix: use its https:// address.")
+    if source.lower().startswith(("https://", "http://")):
         try:
             response = httpx.get(source, timeout=FETCH_TIMEOUT_S, follow_redirects=True)
             response.raise_for_status()

@@ -112,3 +112,35 @@ def test_occurrences_beyond_the_horizon_are_not_listed(tmp_path, make_settings) 
     path.write_text('[service]\nhorizon_days = 7\n[[calendar]]\nsource = "clinic.ics"\nclinician = "rivera"\n')
     weekly = sorted(k for k in load_schedule(path, make_settings(), now=NOW).sessions if k.startswith("weekly"))
     assert weekly == ["weekly-sam@20261127T150000Z"]
+
+
+def test_a_calendar_url_is_fetched_and_plain_http_off_loopback_is_refused(tmp_path, make_settings) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    body = CALENDAR.replace("\n", "\r\n").encode()
+
+    class Feed(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            self.send_response(200)
+            self.send_header("Content-Type", "text/calendar")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Feed)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        path = tmp_path / "schedule.toml"
+        path.write_text(f'[[calendar]]\nsource = "http://127.0.0.1:{server.server_address[1]}/c.ics"\n'
+                        'clinician = "rivera"\n[[calendar]]\nsource = "http://calendar.example.org/c.ics"\n'
+                        'clinician = "lee"\n')
+        schedule = load_schedule(path, make_settings(), now=NOW)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "weekly-sam@20261127T150000Z" in schedule.sessions
+    assert any("plain http://" in p and "Fix: use its https://" in p for p in schedule.problems)
