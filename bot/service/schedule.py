@@ -174,8 +174,17 @@ def parse_schedule_file(path: Path) -> ScheduleFile:
     try:
         return ScheduleFile.model_validate(data)
     except ValidationError as exc:
-        problems = "\n  ".join(_describe(e) for e in exc.errors())  # type: ignore[arg-type]
+        problems = "\n  ".join(_problem(e) for e in exc.errors())  # type: ignore[arg-type]
         raise ConfigError(f"{path} is not valid:\n  {problems}") from None
+
+
+def _problem(error: Any) -> str:
+    if error["type"] == "missing":  # its "input" is the whole entry, links and tokens included: not shown
+        return f"{'.'.join(str(part) for part in error['loc'])}: missing. Fix: add it."
+    if isinstance(error.get("input"), dict):  # a whole entry failed a check: name the check, not the entry
+        message = str(error["msg"]).removeprefix("Value error, ")
+        return f"{'.'.join(str(part) for part in error['loc'])}: {message}. Fix: see config/schedule.example.toml."
+    return _describe(error)
 
 
 def load_schedule(path: Path, base: Settings, now: datetime | None = None) -> Schedule:

@@ -66,7 +66,7 @@ def format_status(status: ServiceStatus, now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
     alive = service_alive(status)
     lines = [f"service pid {status.pid}: {'running' if alive else 'not running'}"
-             f"{' (stopping)' if status.stopping else ''}; updated {status.updated_utc}; "
+             f"{' (stopping)' if status.stopping and alive else ''}; updated {status.updated_utc}; "
              f"recovered at start: {status.recovered}; notes awaiting the webhook: {status.pending_deliveries}"
              + (f"; schedule problems: {status.schedule_problems} (see the log)" if status.schedule_problems else "")]
     running = [s for s in status.sessions.values() if s.state not in TERMINAL | {"scheduled"}]

@@ -62,16 +62,19 @@ def test_a_bad_session_override_names_the_session_key_and_fix(tmp_path, make_set
 @pytest.mark.parametrize(("body", "named"), [
     (SESSION.replace("end = 2026-11-24T15:50", "end = 2026-11-24T14:50"), "end must be after start"),
     (SESSION.replace('"http://127.0.0.1:1/room/r?token=t"', '"zoom meeting"'), "link must be"),
+    (SESSION.replace("token=t", "token=secret").replace("end = 2026-11-24T15:50", "end = 2026-11-24T14:50"),
+     "sessions.0: end must be after start. Fix:"),
     (SESSION.replace("+01:00", ""), "sessions.0.start: bad value"),
     (SESSION + "colour = 1\n", "sessions.0.colour: unknown key"),
     ("[service]\nlead_s = -1\n", "service.lead_s: bad value -1"),
+    ('[[sessions]]\nid = "x"\nlink = "http://h/room/r?token=secret"\n', "sessions.0.start: missing. Fix: add it."),
 ])
 def test_a_bad_schedule_file_is_refused_with_the_key(tmp_path, make_settings, body, named) -> None:
     path = tmp_path / "schedule.toml"
     path.write_text(body)
     with pytest.raises(ConfigError, match="Fix:") as error:
         load_schedule(path, make_settings())
-    assert named in str(error.value)
+    assert named in str(error.value) and "token=secret" not in str(error.value)
 
 
 def test_a_missing_schedule_file_says_so(tmp_path, make_settings) -> None:
