@@ -537,17 +537,43 @@ def recover(config: Path | None) -> None:
 @click.option("--schedule", "schedule_path", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="Schedule file (see config/schedule.example.toml).")
 @config_option
-def run(schedule_path: Path, config: Path | None) -> None:
+@click.option("--executor", type=click.Choice(["local", "kubernetes"]), default="local", show_default=True,
+              help="local: sessions run in this process; kubernetes: one Job per session (deploy/k8s).")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Serve /healthz and Prometheus /metrics on this port (no content in either).")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address for --metrics-port.")
+def run(schedule_path: Path, config: Path | None, executor: str, metrics_port: int | None, metrics_host: str) -> None:
     """Join scheduled sessions on time until stopped (SIGTERM/SIGINT: leave politely, write notes, exit 0)."""
     from bot.service.runner import ScheduleService
 
     settings = _settings(config, {})
     _logging(settings)
     key = _journal_key(settings)
+    session_executor = None
+    if executor == "kubernetes":
+        try:
+            from bot.executor.kubernetes import KubernetesExecutor
+
+            session_executor = KubernetesExecutor.from_cluster()
+        except ImportError:
+            fail("--executor kubernetes needs the kubernetes client. Fix: pip install 'sessionbot[kubernetes]'")
+        except Exception as exc:  # noqa: BLE001 - no cluster credentials: say so and stop
+            fail(f"--executor kubernetes: no cluster credentials ({type(exc).__name__}). Fix: run it in a pod "
+                 "with deploy/k8s/rbac.yaml's service account, or set KUBECONFIG.")
     try:
-        service = ScheduleService(settings, schedule_path, key)
+        service = ScheduleService(settings, schedule_path, key, executor=session_executor)
     except ConfigError as exc:
         fail(f"schedule error: {exc}")
+    if metrics_port is not None:
+        from collections import Counter
+
+        from bot.metrics import MetricsServer
+
+        def health() -> dict[str, object]:
+            states = Counter(entry.state for entry in list(service.status.sessions.values()))
+            return {"ok": True, "stopping": service.status.stopping, "sessions": dict(states)}
+
+        MetricsServer(metrics_host, metrics_port, health).start()
     sys.exit(asyncio.run(service.run()))
 
 

@@ -25,6 +25,7 @@ import structlog
 from bot.call.base import CallJoinError
 from bot.call.factory import connector_for
 from bot.config import ConfigError, Settings
+from bot.executor import SessionExecutor
 from bot.log import get_logger
 from bot.recover import recover_all
 from bot.service.delivery import NoteDelivery
@@ -49,12 +50,13 @@ def _load_engine(settings: Settings) -> TranscriptionEngine:
 class ScheduleService:
     def __init__(
         self, base: Settings, schedule_path: Path, journal_key: bytes | None,
-        engine_factory: EngineFactory = _load_engine,
+        engine_factory: EngineFactory = _load_engine, executor: SessionExecutor | None = None,
     ) -> None:
         self.base = base
         self.schedule_path = schedule_path
         self._key = journal_key
         self._engine_factory = engine_factory
+        self._executor = executor  # None: sessions run in this process; else each elsewhere (a Kubernetes Job)
         self.schedule: Schedule = load_schedule(schedule_path, base)  # a bad file fails here, before anything runs
         self.config = self.schedule.config
         self.delivery = NoteDelivery(self.config.webhook, self.state_file.parent / "outbox")
@@ -117,7 +119,8 @@ class ScheduleService:
         except Exception as exc:  # noqa: BLE001 - a journal that cannot be finished must not stop today's sessions
             log.error("service_recovery_failed", error=type(exc).__name__)
         self._write_status()  # at once: the file may still show the states of a process that died
-        self._engine = await asyncio.to_thread(self._engine_factory, self.base)
+        if self._executor is None:
+            self._engine = await asyncio.to_thread(self._engine_factory, self.base)
         delivering = asyncio.ensure_future(self.delivery.run(self._stop))
         service = self.config.service
         next_reload = time.monotonic() + service.reload_s
@@ -237,6 +240,10 @@ class ScheduleService:
         self._write_join_record(session, entry, reasons)
 
     async def _attempt(self, session: ScheduledSession, entry: SessionStatus) -> tuple[State, str, Path | None]:
+        if self._executor is not None:
+            outcome, reason = await self._executor.run(session, self.config.service.lead_s, entry.attempts, self._stop)
+            # "running": the scheduler is stopping and the Job goes on by itself, writing its own note.
+            return (State.FAILED if outcome == "failed" else State.DONE), reason, None
         assert self._engine is not None
         settings = session.settings
         try:

@@ -177,3 +177,59 @@ async def test_executor_creates_the_job_then_its_secret_owned_by_it_and_waits_fo
     # A restarted scheduler adopts the Job instead of starting the session twice.
     state, _ = await executor.run(session, lead_s=60, attempt=1, stop=asyncio.Event())
     assert state == "done" and len(api.jobs) == 1
+
+
+async def test_run_service_with_the_kubernetes_executor_starts_a_job_per_due_session_without_a_model(
+    fake_api: tuple[FakeKubernetesApi, str], tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    from kubernetes import client
+
+    from bot.executor.kubernetes import KubernetesExecutor
+    from bot.service.runner import ScheduleService
+
+    api, host = fake_api
+    api_client = client.ApiClient(client.Configuration(host=host))
+    executor = KubernetesExecutor(JobTemplate(namespace="clinic"), client.BatchV1Api(api_client),
+                                  client.CoreV1Api(api_client), poll_s=0.05)
+    now = datetime.now(UTC).replace(microsecond=0)
+    schedule = tmp_path / "schedule.toml"
+    schedule.write_text(f"""
+[service]
+tick_s = 0.1
+notes_root = "{tmp_path / 'notes'}"
+state_file = "{tmp_path / 'state' / 'service.json'}"
+
+[[sessions]]
+id = "due-now"
+link = "{LINK}"
+start = {(now - timedelta(minutes=1)).isoformat()}
+end = {(now + timedelta(minutes=30)).isoformat()}
+clinician = "rivera"
+
+[[sessions]]
+id = "tomorrow"
+link = "{LINK}"
+start = {(now + timedelta(days=1)).isoformat()}
+end = {(now + timedelta(days=1, minutes=50)).isoformat()}
+clinician = "rivera"
+""")
+
+    def no_model(_settings: object) -> object:
+        raise AssertionError("the kubernetes executor must not load a speech model in the scheduler")
+
+    base = settings_from_mapping({"journal": {"directory": str(tmp_path / "journal")}})
+    service = ScheduleService(base, schedule, None, engine_factory=no_model, executor=executor)  # type: ignore[arg-type]
+    running = asyncio.create_task(service.run())
+    for _ in range(200):
+        entry = service.status.sessions.get("due-now")
+        if entry is not None and entry.state == "done":
+            break
+        await asyncio.sleep(0.05)
+    service.request_stop()
+    assert await asyncio.wait_for(running, 10) == 0
+    name = job_name("due-now", now - timedelta(minutes=1))
+    assert service.status.sessions["due-now"].state == "done"
+    assert service.status.sessions["due-now"].outcome == f"kubernetes job {name} succeeded"
+    assert list(api.jobs) == [name]  # tomorrow's session is not started
