@@ -1,6 +1,7 @@
 """`sessionbot run` over real WebRTC on 127.0.0.1: three overlapping scheduled sessions (one of them added
 by editing the schedule while the service runs) are joined at once and give three notes in their
-clinicians' directories; a cancelled session is not joined; SIGTERM ends the service with status 0."""
+clinicians' directories, while a fourth, refused, keeps retrying beside them; a cancelled session is not
+joined; SIGTERM ends the service with status 0."""
 
 from __future__ import annotations
 
@@ -44,6 +45,8 @@ async def test_three_overlapping_scheduled_sessions_run_at_once_and_give_three_n
         start, end = window(4, 300)
         entries = {key: session_toml(key, link[key], CLINICIAN[key], start, end, cancelled=key in ("s3", "s4"))
                    for key in rooms}
+        # A session whose join is refused keeps retrying beside the others and must not disturb them.
+        entries["s5"] = session_toml("s5", link["s1"].replace("tok-s1", "wrong"), "lee", start, end)
         schedule = write_schedule(tmp_path, list(entries.values()))
         clients = {key: RoomConnector(room.link(key), "Sam", role="client") for key in rooms}
         pumps = []
@@ -91,6 +94,9 @@ async def test_three_overlapping_scheduled_sessions_run_at_once_and_give_three_n
     assert service.returncode == 0, err.decode()[-2000:]
     final = states(tmp_path)
     assert final["s4"] == "cancelled" and bots_in_s4 == []  # the cancelled session was never joined
+    assert final["s5"] == "failed"  # retried until SIGTERM, while the three others ran
+    s5 = [s for s in json.loads((tmp_path / "state" / "service.json").read_text())["sessions"] if s["key"] == "s5"]
+    assert s5[0]["attempts"] >= 2 and "unknown room or wrong join token" in s5[0]["outcome"]
     log = log_text(tmp_path)
     for key in ("s1", "s2", "s3"):
         notes = tmp_path / "notes" / CLINICIAN[key]
