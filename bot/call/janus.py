@@ -264,8 +264,17 @@ class JanusConnector:
         log.info("janus_room_created", room=self.url.room)
         return await self._message(self._publisher_handle, body)
 
-    async def _publish(self) -> None:
+    def _peer_connection(self, role: str) -> RTCPeerConnection:
         pc = RTCPeerConnection(rtc_configuration(self._stun))
+
+        @pc.on("connectionstatechange")
+        def on_state() -> None:
+            log.info("janus_media_state", role=role, state=pc.connectionState)
+
+        return pc
+
+    async def _publish(self) -> None:
+        pc = self._peer_connection("publisher")
         self._publisher_pc = pc
         self._speaker = SpeakerTrack()
         pc.addTransceiver(self._speaker, direction="sendonly")
@@ -299,7 +308,7 @@ class JanusConnector:
                 self._arrived(publisher)
 
     def _subscriber_connection(self) -> RTCPeerConnection:
-        pc = RTCPeerConnection(rtc_configuration(self._stun))
+        pc = self._peer_connection("subscriber")
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
@@ -353,9 +362,13 @@ class JanusConnector:
         self._events.put_nowait(ParticipantLeft(participant))
 
     async def _pump(self, mid: str, track: MediaStreamTrack) -> None:
+        frames = 0
         try:
             while True:
                 frame = await track.recv()
+                frames += 1
+                if frames == 1:
+                    log.info("janus_audio_flowing", mid=mid)
                 participant = self._identities.feed_of(self._mid_feed.get(mid))
                 relay = self._relays.get(participant.id) if participant is not None else None
                 if relay is not None:

@@ -93,7 +93,7 @@ class Browser:
             CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             f"--user-data-dir={self.profile}", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={speech}", "--autoplay-policy=no-user-gesture-required",
+            f"--use-file-for-fake-audio-capture={speech.resolve()}", "--autoplay-policy=no-user-gesture-required",
             "--allow-file-access-from-files", f"--remote-debugging-port={self.port}",
             "--remote-debugging-address=127.0.0.1", "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
             "--disable-features=WebRtcHideLocalIpsWithMdns,MediaRouter,OptimizationHints", "about:blank",
