@@ -433,7 +433,8 @@ def bench_asr(config: Path | None, model: str | None, levels: str, audio: Path |
 @click.option("--rooms", default=20, show_default=True, type=click.IntRange(1, 500), help="Rooms, two peers each.")
 @click.option("--messages", default=500, show_default=True, type=click.IntRange(1, 100_000),
               help="Messages each room's sender relays to its receiver.")
-@click.option("--payload", default=200, show_default=True, type=click.IntRange(0, 60_000), help="Bytes of filler.")
+@click.option("--payload", default=200, show_default=True, type=click.IntRange(0, 900),
+              help="Bytes of filler in each ICE candidate (the protocol allows 1024 in all).")
 @click.option("--timeout", default=120.0, show_default=True, help="Give up after this many seconds.")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=Path("bench-results/room.json"),
               show_default=True, help="Where the JSON results go.")
@@ -443,7 +444,10 @@ def bench_room(rooms: int, messages: int, payload: int, timeout: float, out: Pat
 
     from bot.bench.room import RoomLoad, run_room_bench
 
-    results = run_room_bench(RoomLoad(rooms, messages, payload, timeout))
+    try:
+        results = run_room_bench(RoomLoad(rooms, messages, payload, timeout))
+    except TimeoutError:
+        fail(f"the load did not finish within {timeout} s. Fix: fewer rooms or messages, or a longer --timeout", 1)
     rss = results["server_rss_mib"]
     console.print(f"{results['relayed']} messages relayed in {results['elapsed_s']} s over {results['rooms']} rooms "
                   f"({results['connections']} connections): {results['messages_per_s']} messages/s; server RSS "

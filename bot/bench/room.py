@@ -22,6 +22,7 @@ import psutil
 import websockets
 
 from bot.call.room_server import RoomLimits, RoomServer
+from bot.log import configure_logging
 
 # The relay itself is measured, not the per-connection limit: the defaults (50/s, bursts of 200) would cap
 # each sender at 50 messages a second.
@@ -37,6 +38,8 @@ class RoomLoad:
 
 
 def _serve(pipe: Connection, rooms: dict[str, str]) -> None:
+    configure_logging("warning")  # one line per join would cost the relay more than it measures
+
     async def main() -> None:
         async with RoomServer(rooms, "127.0.0.1", 0, BENCH_LIMITS) as server:
             pipe.send(server.port)
