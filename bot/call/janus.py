@@ -114,6 +114,7 @@ class JanusConnector:
         self._background: set[asyncio.Task[Any]] = set()
         self._supervisor: asyncio.Task[None] | None = None
         self._playing: dict[int, tuple[SpeakerTrack, asyncio.Future[None]]] = {}
+        self.rooms_created = 0  # by janus.allow_create_room, counting re-creations after restarts
         self._reset_link()
 
     def _reset_link(self) -> None:
@@ -261,6 +262,7 @@ class JanusConnector:
         if self._pin:
             create["pin"] = self._pin
         await self._message(self._publisher_handle, create)
+        self.rooms_created += 1
         log.info("janus_room_created", room=self.url.room)
         return await self._message(self._publisher_handle, body)
 

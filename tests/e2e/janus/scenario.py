@@ -26,6 +26,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
+from bot.call.base import CallJoinError  # noqa: E402
 from bot.call.factory import connector_for  # noqa: E402
 from bot.config import Settings, settings_from_mapping  # noqa: E402
 from bot.session import SessionRunner  # noqa: E402
@@ -204,6 +205,45 @@ async def run(out: Path, speech_dir: Path) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+async def rooms(out: Path) -> None:
+    """janus.allow_create_room: an unknown room is refused with the fix, or created; and recreated
+    after a Janus restart (rooms made at run time vanish with it). No browsers, no model."""
+    workdir = private_workdir()
+    janus = JanusServer(workdir)
+    report: dict[str, Any] = {}
+    connector = None
+    try:
+        janus.start()
+        base = session_settings(workdir)
+        link = f"janus://{JANUS_HOST}:{JANUS_PORT}/4321"  # not in deploy/janus
+        try:
+            await connector_for(link, base).join()
+            report["refused"] = None
+        except CallJoinError as exc:
+            report["refused"] = str(exc)
+        allowed = settings_from_mapping({**base.model_dump(mode="json"), "janus": {
+            **base.janus.model_dump(mode="json"), "allow_create_room": True}}, "rooms settings")
+        connector = connector_for(link, allowed)
+        report["present_at_join"] = len(await connector.join())
+        events = connector.events().__aiter__()
+        janus.kill()
+        janus.start()
+        kinds = []
+        while "ConnectionRestored" not in kinds:
+            kinds.append(type(await asyncio.wait_for(anext(events), 30)).__name__)
+        report["events_after_restart"] = kinds
+        report["rooms_created"] = connector.rooms_created
+    except Exception as exc:
+        report["error"] = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        if connector is not None:
+            await connector.leave()
+        janus.kill()
+        out.write_text(json.dumps(report, indent=1))
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 async def _published(page: Page) -> bool:
     return (await page.state()).get("published", 0) > 0
 
@@ -224,4 +264,7 @@ def _plain(data: dict[str, Any]) -> dict[str, Any]:
 
 if __name__ == "__main__":
     enter_network_namespace()
-    asyncio.run(run(Path(sys.argv[1]), Path(sys.argv[2])))
+    if sys.argv[1] == "--rooms":
+        asyncio.run(rooms(Path(sys.argv[2])))
+    else:
+        asyncio.run(run(Path(sys.argv[1]), Path(sys.argv[2])))

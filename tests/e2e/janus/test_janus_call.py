@@ -133,3 +133,18 @@ def test_janus_gone_for_good_ends_the_session_with_its_note(run: dict[str, Any])
     last_gap = run["gaps"][-1]
     assert last_gap["to_s"] - last_gap["from_s"] >= 8.0  # recorded up to the end
     assert 8.0 <= run["measured"]["ended_after_janus_gone_s"] < 20.0
+
+
+def test_an_unknown_room_is_refused_or_created_and_recreated_after_a_restart(tmp_path: Path) -> None:
+    reason = _why_not_runnable()
+    if reason:
+        pytest.skip(reason)
+    out = tmp_path / "rooms.json"
+    completed = subprocess.run(["unshare", "-n", sys.executable, str(HERE / "scenario.py"), "--rooms", str(out)],
+                               capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert "no such room" in report["refused"] and "janus.allow_create_room = true" in report["refused"]
+    assert report["present_at_join"] == 0
+    assert report["events_after_restart"] == ["ConnectionLost", "ConnectionRestored"]
+    assert report["rooms_created"] == 2  # at the join, and again after Janus forgot it
