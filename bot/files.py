@@ -14,10 +14,13 @@ def ensure_private_dir(path: Path) -> Path:
     """Create `path` (and missing parents) with mode 0700.
 
     An existing directory is left as it is: it may be shared on purpose (/tmp),
-    and the files written into it are owner-only anyway."""
+    and the files written into it are owner-only anyway. Missing parents are
+    created 0700 too (notes/<clinician>/: the list of clinicians is private as well)."""
     if not path.is_dir():
-        path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
-        os.chmod(path, PRIVATE_DIR_MODE)  # mkdir's mode is filtered by the umask
+        missing = [path, *[parent for parent in path.parents if not parent.exists()]]
+        for directory in reversed(missing):
+            directory.mkdir(exist_ok=True, mode=PRIVATE_DIR_MODE)
+            os.chmod(directory, PRIVATE_DIR_MODE)  # mkdir's mode is filtered by the umask
     return path
 
 
