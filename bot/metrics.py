@@ -103,7 +103,8 @@ class MetricsServer:
         self._server.daemon_threads = True
         self.host = host
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="metrics-http", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="metrics-http", daemon=True)
 
     def start(self) -> MetricsServer:
         self._thread.start()
