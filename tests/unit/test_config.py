@@ -74,3 +74,20 @@ def test_cli_rejects_an_unknown_language_with_exit_2() -> None:
     )
     assert done.returncode == 2
     assert "unknown language 'xx'" in done.stderr
+
+
+def test_the_documented_example_config_loads_and_states_every_default() -> None:
+    """config/sessionbot.example.toml is what operators copy: it must load, and each value it
+    shows must be the real default (a stale example misleads)."""
+    import tomllib
+
+    from bot.config import REPO_ROOT, Settings
+
+    example = REPO_ROOT / "config" / "sessionbot.example.toml"
+    load_settings(example)
+    defaults = Settings().model_dump()
+    for section, values in tomllib.loads(example.read_text(encoding="utf-8")).items():
+        for key, value in values.items():
+            default = defaults[section][key]
+            shown = str(default) if isinstance(default, Path) else default
+            assert value == shown or (isinstance(default, Path) and Path(value).expanduser() == default), (section, key)
