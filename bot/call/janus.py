@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import ssl
 import time
 from collections.abc import AsyncIterator, Coroutine
@@ -60,8 +59,9 @@ from bot.call.janus_protocol import (
 )
 from bot.call.relay import RelayTrack
 from bot.call.ssrc_routing import register_remote_ssrcs
-from bot.config import JanusSettings
+from bot.config import ConfigError, JanusSettings
 from bot.log import get_logger
+from bot.secrets import secret_from_env_or_file
 from bot.transcribe.segment import Participant
 
 log = get_logger(__name__)
@@ -80,18 +80,11 @@ _FAULTS = (OSError, TimeoutError, InvalidHandshake, ConnectionClosed, Connection
 
 def read_secret(env: str, file: Path | None, key: str) -> str | None:
     """A PIN, secret or token from the environment or an owner-only file; never from code."""
-    value = os.environ.get(env)
-    if value:
-        return value
-    if file is None:
-        return None
     try:
-        mode = file.stat().st_mode
-        if mode & 0o077:
-            raise CallJoinError(f"janus.{key}: {file} is readable by others (mode {mode & 0o777:o}). Fix: chmod 600 {file}.")
-        return file.read_text(encoding="utf-8").strip() or None
-    except OSError as exc:
-        raise CallJoinError(f"janus.{key}: cannot read {file} ({exc.strerror}). Fix: check the path, or set {env}.") from None
+        value = secret_from_env_or_file(env, file, f"janus.{key}")
+    except ConfigError as exc:
+        raise CallJoinError(f"{exc} (or set {env})") from None
+    return (value.decode("utf-8").strip() or None) if value is not None else None
 
 
 class JanusConnector:

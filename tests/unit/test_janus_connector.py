@@ -149,6 +149,6 @@ def test_secrets_come_from_the_environment_or_an_owner_only_file(
     monkeypatch.setenv("SESSIONBOT_JANUS_PIN", "9999")
     assert read_secret("SESSIONBOT_JANUS_PIN", pin, "pin_file") == "9999"
     monkeypatch.delenv("SESSIONBOT_JANUS_PIN")
-    with pytest.raises(CallJoinError, match="cannot read"):
+    with pytest.raises(CallJoinError, match="no such file"):
         read_secret("SESSIONBOT_JANUS_PIN", tmp_path / "missing", "pin_file")
     assert read_secret("SESSIONBOT_JANUS_PIN", None, "pin_file") is None
