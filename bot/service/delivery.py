@@ -17,8 +17,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import os
-import stat
 import time
 import uuid
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ import httpx
 from bot.config import ConfigError
 from bot.files import ensure_private_dir, write_private
 from bot.log import get_logger
+from bot.secrets import secret_from_env_or_file
 from bot.service.schedule import WebhookSettings
 
 log = get_logger(__name__)
@@ -39,24 +38,15 @@ DELIVERY_HEADER = "X-Sessionbot-Delivery"
 
 
 def load_webhook_secret(settings: WebhookSettings) -> bytes:
-    value = os.environ.get(SECRET_ENV)
-    if value:
-        return value.encode("utf-8")
-    if settings.secret_file is None:
+    data = secret_from_env_or_file(SECRET_ENV, settings.secret_file, "webhook.secret_file")
+    if data is None:
         raise ConfigError(
             f"webhook: no signing key. Fix: set {SECRET_ENV} or webhook.secret_file "
             "(e.g. (umask 077; openssl rand -hex 32 > /etc/sessionbot/webhook.key))."
         )
-    path = settings.secret_file.expanduser()
-    try:
-        info = path.stat()
-        data = path.read_bytes().strip()
-    except OSError as exc:
-        raise ConfigError(f"webhook.secret_file {path}: cannot be read ({exc.strerror}). Fix: check the path.") from None
-    if stat.S_IMODE(info.st_mode) & 0o077:
-        raise ConfigError(f"webhook.secret_file {path}: readable by other users. Fix: chmod 600 {path}")
+    data = data.strip()
     if len(data) < 16:
-        raise ConfigError(f"webhook.secret_file {path}: shorter than 16 bytes. Fix: use a random key of 32 bytes.")
+        raise ConfigError("webhook: the signing key is shorter than 16 bytes. Fix: use a random key of 32 bytes.")
     return data
 
 

@@ -73,3 +73,19 @@ def test_journal_key_file_uses_the_same_check(tmp_path: Path) -> None:
         load_journal_key(env_var="SB_TEST_UNSET_KEY", key_file=path)
     os.chmod(path, 0o600)
     assert len(load_journal_key(env_var="SB_TEST_UNSET_KEY", key_file=path)) == 32
+
+
+def test_webhook_key_file_uses_the_same_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.service.delivery import SECRET_ENV, load_webhook_secret
+    from bot.service.schedule import WebhookSettings
+
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    path = _secret(tmp_path, 0o644, b"0123456789abcdef0123456789abcdef\n")
+    settings = WebhookSettings(url="http://127.0.0.1:9/notes", secret_file=path)
+    with pytest.raises(ConfigError, match=r"webhook.secret_file .*mode 0644 lets group and other users read"):
+        load_webhook_secret(settings)
+    os.chmod(path, 0o600)
+    assert load_webhook_secret(settings) == b"0123456789abcdef0123456789abcdef"
+    path.write_bytes(b"short\n")
+    with pytest.raises(ConfigError, match="shorter than 16 bytes"):
+        load_webhook_secret(settings)
