@@ -136,7 +136,7 @@ class JanusConnector:
         except CallJoinError:
             await self._drop_link()
             raise
-        except _FAULTS as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever failed (socket, Janus, SDP), the join did
             await self._drop_link()
             raise CallJoinError(self._explain(exc)) from exc
         self._supervisor = asyncio.create_task(self._supervise(), name="janus-supervisor")
@@ -543,7 +543,7 @@ class JanusConnector:
             attempt += 1
             try:
                 await self._establish()
-            except _FAULTS as exc:
+            except Exception as exc:  # noqa: BLE001 - any failed attempt is retried until the limit
                 log.info("janus_rejoin_failed", attempt=attempt, error=type(exc).__name__)
                 await self._drop_link()
                 delay = min(delay * 2, self.settings.reconnect_max_s)
