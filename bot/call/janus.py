@@ -67,6 +67,9 @@ from bot.transcribe.segment import Participant
 log = get_logger(__name__)
 
 ROOM_PUBLISHERS = 10
+# After Janus comes back, its participants need a moment to reconnect too (a browser retries on its
+# own schedule): until then they stay present, so the session does not end as if everyone had left.
+COMEBACK_GRACE_S = 30.0
 
 
 class JanusRequestError(Exception):
@@ -548,11 +551,17 @@ class JanusConnector:
                 await self._drop_link()
                 delay = min(delay * 2, self.settings.reconnect_max_s)
                 continue
-            # Whoever is not publishing in the new Janus session has left (they may come back).
-            for pid in stale - {p.id for p in self._present_now()}:
-                self._leave_participant(pid)
+            self._spawn(self._expire(stale))
             return True
         return False
+
+    async def _expire(self, stale: set[str]) -> None:
+        """Whoever has not published again in the new Janus session by now has left (and may still come back)."""
+        await asyncio.sleep(COMEBACK_GRACE_S)
+        if self._ws is None or self._left:
+            return  # down again: the next rejoin starts its own grace
+        for pid in stale - {p.id for p in self._present_now()}:
+            self._leave_participant(pid)
 
     def _present_now(self) -> list[Participant]:
         return [p for p in (self._identities.feed_of(f) for f in self._subscribed) if p is not None]
