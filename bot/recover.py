@@ -57,6 +57,8 @@ def recover_all(settings: Settings, key: bytes) -> list[Recovered]:
             language=str(metadata.get("language") or settings.session.language),
             participants=tuple({"id": p.id, "display_name": p.display_name, "role": p.role}
                                for p in contents.participants),
+            ended_because="the bot stopped unexpectedly (recovered from its journal)",
+            gaps=tuple(contents.gaps),
         )
         purposes = frozenset(settings.consent.purposes)
         note = replace(generator.generate(segments, facts, settings.session.note_template, purposes),

@@ -46,7 +46,7 @@ from bot.notes.prefetch import BackgroundPrefetch
 from bot.notes.structured import make_generator
 from bot.transcribe.buffer import TranscriptBuffer
 from bot.transcribe.engine import TranscriptionEngine
-from bot.transcribe.segment import Participant, Segment
+from bot.transcribe.segment import Gap, Participant, Segment
 from bot.transcribe.journal import JournalError, JournalWriter, TranscriptJournal
 from bot.transcribe.stream import ParticipantStream
 
@@ -333,6 +333,12 @@ class SessionRunner:
             if consent_event is not None:
                 self._act(consent_event)
 
+    def _note_gaps(self) -> tuple[Gap, ...]:
+        gaps = [Gap(float(g["from_s"]), float(g["to_s"]), str(g["reason"])) for g in self._gaps]  # type: ignore[arg-type]
+        gaps += [Gap(p.paused_at_s, p.resumed_at_s if p.resumed_at_s is not None else self.clock(), "paused by clinician")
+                 for p in self.audit.pauses]
+        return tuple(sorted(gaps, key=lambda g: g.from_s))
+
     def _close_gap(self) -> None:
         """What was said while the connection was down was never heard: say so in the transcript."""
         if self._lost is None:
@@ -507,6 +513,8 @@ class SessionRunner:
             participants=tuple(
                 {"id": p.id, "display_name": p.display_name, "role": p.role} for p in self._seen.values()
             ),
+            ended_because=reason,
+            gaps=self._note_gaps(),
         )
         purposes = frozenset(self.settings.consent.purposes)
         if "notes" in purposes:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bot.files import ensure_private_dir, write_private
 from bot.notes.base import Evidence, Note, Section
-from bot.notes.render import clock
+from bot.notes.render import clock, describe_gaps
 
 _CSS = """
 body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;background:#f6f6f4;color:#1d1d1b}
@@ -81,8 +81,12 @@ def to_html(note: Note, include_transcript: bool) -> str:
         f"<li>Language: {escape(f.language)}</li>",
         f"<li>Participants: {escape(people)}</li>",
         f"<li>Template: {escape(note.template)}</li>",
-        "</ul>",
     ]
+    if f.ended_because:
+        body.append(f"<li>Ended: {escape(f.ended_because)}</li>")
+    if f.gaps:
+        body.append(f"<li>Not transcribed (nothing said then is in this note): {escape(describe_gaps(f.gaps))}</li>")
+    body.append("</ul>")
     body += [_section(s, linked, s.title in risk_titles) for s in note.sections]
     if linked:
         body.append("<h2>Transcript (automatic; may contain recognition errors)</h2>")

@@ -7,11 +7,16 @@ from pathlib import Path
 
 from bot.files import ensure_private_dir, write_private
 from bot.notes.base import Note
+from bot.transcribe.segment import Gap
 
 
 def clock(seconds: float) -> str:
     total = int(seconds)
     return f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
+
+
+def describe_gaps(gaps: tuple[Gap, ...]) -> str:
+    return "; ".join(f"{clock(g.from_s)}–{clock(g.to_s)} ({g.reason})" for g in gaps)
 
 
 def _citation(segment_id: str, start: float, end: float, linked: bool) -> str:
@@ -35,8 +40,12 @@ def to_markdown(note: Note, include_transcript: bool) -> str:
         f"- Language: {f.language}",
         f"- Participants: {people}",
         f"- Template: {note.template}",
-        "",
     ]
+    if f.ended_because:
+        lines.append(f"- Ended: {f.ended_because}")
+    if f.gaps:
+        lines.append(f"- Not transcribed (nothing said then is in this note): {describe_gaps(f.gaps)}")
+    lines.append("")
     for section in note.sections:
         lines += [f"## {section.title}", ""]
         if not section.statements:

@@ -55,7 +55,7 @@ from bot.config import ConfigError
 from bot.files import PRIVATE_FILE_MODE, ensure_private_dir
 from bot.log import get_logger
 from bot.secrets import read_secret_file
-from bot.transcribe.segment import Participant, Segment
+from bot.transcribe.segment import Gap, Participant, Segment
 
 log = get_logger(__name__)
 
@@ -444,13 +444,6 @@ class JournalWriter:
 
 
 # -- reading -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Gap:
-    from_s: float
-    to_s: float
-    reason: str
 
 
 @dataclass

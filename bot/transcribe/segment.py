@@ -14,6 +14,15 @@ class Participant:
 
 
 @dataclass(frozen=True)
+class Gap:
+    """Time that was not transcribed (connection lost, clinician pause), in session seconds."""
+
+    from_s: float
+    to_s: float
+    reason: str  # why, never what was said
+
+
+@dataclass(frozen=True)
 class Segment:
     id: str
     session_id: str

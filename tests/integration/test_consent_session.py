@@ -157,6 +157,12 @@ async def test_clinician_pause_keeps_nothing_said_while_paused(room, engine, mak
     assert "elephant" not in note and "password" not in note
     pauses = json.loads(result.audit.read_text())["pauses"]
     assert len(pauses) == 1 and pauses[0]["resumed_at_s"] > pauses[0]["paused_at_s"]
+    # The clinician reading the note learns that part of the session is missing, and why.
+    facts = json.loads(result.note_json.read_text())["facts"]
+    assert facts["gaps"] == [{"from_s": pauses[0]["paused_at_s"], "to_s": pauses[0]["resumed_at_s"],
+                              "reason": "paused by clinician"}]
+    assert facts["ended_because"] == "everyone else left"
+    assert "Not transcribed" in result.note_markdown.read_text() and "(paused by clinician)" in result.note_markdown.read_text()
 
 
 async def test_without_notes_purpose_no_note_is_written(room, engine, make_settings) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.notes.base import Evidence, SessionFacts, Statement
+from bot.notes.base import Evidence, Note, SessionFacts, Statement
 from bot.notes.render import write_note
 from bot.notes.simple import SimpleNoteGenerator
 from bot.transcribe.buffer import TranscriptBuffer
@@ -80,3 +80,19 @@ def test_a_written_note_can_be_redrafted_from_its_own_json(tmp_path: Path) -> No
     segments = parse_transcript_json(json.loads(as_json.read_text()))
     assert [(s.id, s.display_name, s.text) for s in segments] == [
         (s.id, s.display_name, s.text) for s in transcript().segments()]
+
+
+def test_the_note_says_why_the_session_ended_and_what_was_not_transcribed(tmp_path: Path) -> None:
+    from bot.notes.html import to_html
+    from bot.notes.render import to_markdown
+    from bot.transcribe.segment import Gap
+
+    facts = SessionFacts("s1", "2026-01-01T09:00:00+00:00", 600.0, "en", (), ended_because="everyone else left",
+                         gaps=(Gap(62.0, 65.5, "connection lost: socket closed"), Gap(300.0, 360.0, "paused by clinician")))
+    note = Note("simple", facts, ())
+    markdown, page = to_markdown(note, False), to_html(note, False)
+    for text in (markdown, page):
+        assert "Ended: everyone else left" in text
+        assert "00:01:02\u201300:01:05 (connection lost: socket closed); 00:05:00\u201300:06:00 (paused by clinician)" in text
+    assert note.to_dict()["facts"]["gaps"][1] == {"from_s": 300.0, "to_s": 360.0, "reason": "paused by clinician"}
+    assert "Not transcribed" not in to_markdown(Note("simple", SessionFacts("s2", "x", 1.0, "en", ()), ()), False)

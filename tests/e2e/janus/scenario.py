@@ -168,6 +168,8 @@ async def run(out: Path, speech_dir: Path) -> None:
         result = await asyncio.wait_for(session, 60)
         report["measured"]["ended_after_janus_gone_s"] = round(time.monotonic() - gone_at, 2)
         report["note_written"] = bool(result.note_markdown and result.note_markdown.exists())
+        report["note_says_not_transcribed"] = bool(
+            result.note_markdown and "Not transcribed" in result.note_markdown.read_text())
         report["audit_outcome"] = json.loads(result.audit.read_text())["outcome"] if result.audit else None
         journal = read_journal(journal_path(settings.journal.directory, runner.session_id), key)
         report.update({
