@@ -369,7 +369,7 @@ class SessionRunner:
 
     def _on_unsure(self, participant: Participant, text: str, language: str, start: float, end: float) -> None:
         """Text the recognizer was unsure of: not stored, not shown, but checked. Err towards stopping."""
-        consent_event = self._guard.on_speech(participant, text, language, end)
+        consent_event = self._guard.on_speech(participant, text, language, end, complete=False)
         if consent_event is not None:
             self._act(consent_event)
 

@@ -53,15 +53,15 @@ async def check_audio(
     prompt = guard.asr_prompt if settings.transcription.consent_prompt else None
     found: list[CheckResult] = []
 
-    def check(text: str, language: str, end: float) -> None:
-        event = guard.on_speech(SPEAKER, text, language, end)
+    def check(text: str, language: str, end: float, complete: bool = True) -> None:
+        event = guard.on_speech(SPEAKER, text, language, end, complete)
         if event is not None and not found:
             found.append(CheckResult(True, event.language, text, round(stream.latencies_s[-1], 3), event.rule))
 
     # Final segments, and text the confidence filters dropped, go through the same check as in a call.
     stream = ParticipantStream(
         SPEAKER, engine, buffer, settings.vad, guard.language, time.monotonic, prompt,
-        on_unsure=lambda _who, text, language, _start, end: check(text, language, end),
+        on_unsure=lambda _who, text, language, _start, end: check(text, language, end, complete=False),
     )
     buffer.subscribe(lambda segment: check(segment.text, segment.language, segment.end))
     await feed_recording(stream, audio, settings, realtime=False)

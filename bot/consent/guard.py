@@ -77,9 +77,11 @@ class ConsentGuard:
         return None
 
     def on_speech(
-        self, participant: Participant, text: str, language: str | None, utterance_end_s: float | None = None
+        self, participant: Participant, text: str, language: str | None, utterance_end_s: float | None = None,
+        complete: bool = True,
     ) -> ConsentEvent | None:
-        decision = self.detector.check(text, language)
+        """`complete`: a final segment; False for a partial or low-confidence text (rules only)."""
+        decision = self.detector.check(text, language, semantic=complete)
         if decision.objection:
             return ConsentEvent("objection", participant, "speech", decision.language, decision.rule, utterance_end_s)
         return None

@@ -18,9 +18,11 @@ punctuation removed, accents kept), and then:
    no problem, leave it on…) in it, is an objection. With sensitivity
    "cautious" the `cautious_intents` count as intents too.
 
-5. with sensitivity "cautious", a clause that names a target but matched no rule
-   goes to the semantic signal (bot/consent/semantic.py): is the utterance
-   nearer the language's example objections than its example non-objections?
+5. with sensitivity "cautious", a whole utterance (a final segment or a chat
+   message of at least SEMANTIC_MIN_WORDS words, never a partial) with a clause
+   that names a target but matched no rule goes to the semantic signal
+   (bot/consent/semantic.py): is it nearer the language's example objections
+   than its example non-objections?
 
 A target is always needed: that is how "I don't want to go to work" or "the
 voice in my head won't stop" stay non-objections.
@@ -39,6 +41,9 @@ from bot.config import ConfigError
 from bot.consent.semantic import SemanticSignal
 
 Sensitivity = Literal["balanced", "cautious"]
+# Shorter texts ("the AI", "recording") sit nearer the short example objections ("no AI") than
+# anything else; the rules handle short objections.
+SEMANTIC_MIN_WORDS = 4
 _PUNCTUATION = re.compile(r"[^\w\s']")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
 
@@ -139,14 +144,16 @@ class ObjectionDetector:
                 rules.append(self._rules[language])
         return rules
 
-    def check(self, text: str, language: str | None = None) -> Decision:
+    def check(self, text: str, language: str | None = None, semantic: bool = True) -> Decision:
+        """`semantic=False` for fragments (partials, low-confidence text): the semantic signal
+        mistakes a fragment such as "what about the AI" for a short objection."""
         for rules in self._rules_for(language):
-            decision = self._check(text, rules)
+            decision = self._check(text, rules, semantic)
             if decision.objection:
                 return decision
         return Decision(False, language or self.session_language)
 
-    def _check(self, text: str, rules: ObjectionRules) -> Decision:
+    def _check(self, text: str, rules: ObjectionRules, use_semantic: bool = True) -> Decision:
         whole = normalize(text)
         for pattern in rules.whole:
             if pattern.fullmatch(whole):
@@ -169,7 +176,8 @@ class ObjectionDetector:
             if intent is not None:
                 return Decision(True, rules.language, f"cue: {target.pattern} + {intent.pattern}")
         semantic = self._semantic.get(rules.language)
-        if cautious and names_target and semantic is not None:
+        if cautious and names_target and semantic is not None and use_semantic \
+                and len(whole.split()) >= SEMANTIC_MIN_WORDS:
             verdict = semantic.judge(text)
             if verdict.objection:
                 return Decision(True, rules.language, f"semantic: margin {verdict.margin:+.3f}")

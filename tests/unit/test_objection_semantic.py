@@ -61,3 +61,15 @@ def test_a_bad_examples_file_names_the_key_and_the_fix(tmp_path: Path) -> None:
     path.write_text('objections = ["stop"]\nnon_objections = "not a list"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="non_objections must be a non-empty list of strings. Fix:"):
         SemanticSignal(path, 0.01).warm()
+
+
+def test_fragments_are_judged_by_the_rules_only() -> None:
+    """Partials and low-confidence text are fragments; near a short example objection they would stop
+    the session on "what about the AI" (seen in a demo run), so they never reach the semantic signal."""
+    from bot.transcribe.segment import Participant
+
+    checked = guard("es")
+    speaker = Participant("p", "Sam", "client")
+    assert checked.on_speech(speaker, UNRULED_OBJECTION, "es") is not None
+    assert checked.on_speech(speaker, UNRULED_OBJECTION, "es", complete=False) is None
+    assert not checked.detector.check("la IA", "es").objection  # too short to mean anything alone
