@@ -72,7 +72,7 @@ class ConsentSettings(_Section):
         "an objection by its embedding's nearest examples (announcements/examples/<lang>.toml).",
     )
     semantic_margin: float = Field(
-        0.01, ge=-0.2, le=0.2,
+        0.02, ge=-0.2, le=0.2,
         description="How much nearer an example objection than any example non-objection an utterance must be.",
     )
     clinician_commands: bool = Field(True, description="Honour /stop, /pause and /resume typed by a clinician.")

@@ -3,10 +3,12 @@ latency per language, typed and spoken.
 
 The development set (announcements/examples/<lang>.toml) was used to tune the rules
 and is the example set of the semantic signal, so on it only the rules are measured
-(`typed_<sensitivity>`); the held-out set (tests/consent_eval/holdout/) was written
-blind to both and measures the whole detector (`typed_holdout_<sensitivity>`), next
-to the rules alone (`typed_holdout_cautious_rules_only`), which shows what the
-semantic signal buys. Spoken items are rendered with the language's espeak-ng voice and go through the
+(`typed_<sensitivity>`); the held-out sets were written blind to both and measure the
+whole detector (`typed_<set>_<sensitivity>`), next to the rules alone
+(`typed_<set>_cautious_rules_only`), which shows what the semantic signal buys:
+tests/consent_eval/holdout/ (ordinary objections and therapy talk) and
+tests/consent_eval/mentions/ (talk that mentions the assistant without objecting, and
+objections phrased as questions). Spoken items are rendered with the language's espeak-ng voice and go through the
 in-call path (VAD → shared faster-whisper engine → ConsentGuard). Two baselines
 run in the same process on the same items: for typed text, a naive keyword
 matcher (any of stop / record / AI / bot / transcri… anywhere), which shows what
@@ -38,6 +40,8 @@ from bot.transcribe.segment import Participant
 
 EVAL_DIR = REPO_ROOT / "announcements" / "examples"
 HOLDOUT_DIR = REPO_ROOT / "tests" / "consent_eval" / "holdout"
+# Written blind later: neutral mentions of the assistant, and objections phrased as questions.
+MENTIONS_DIR = REPO_ROOT / "tests" / "consent_eval" / "mentions"
 NAIVE_KEYWORDS = re.compile(
     r"\b(stop|stopp|para|pare|basta|arrête|record\w*|grab\w*|grav\w*|enregistr\w*|aufnahm\w*|aufzeichn\w*|registr\w*"
     r"|transcri\w*|ai|ia|ki|bot|robot|assistant\w*|asistente|assistente)\b"
@@ -119,14 +123,17 @@ async def run_consent_bench(
                 row[f"typed_{sensitivity}"] = ours.summary()
                 if sensitivity == "cautious":
                     row["typed_naive_keyword_baseline"] = naive.summary()
-                if (HOLDOUT_DIR / f"{language}.toml").is_file():
+                guard = ConsentGuard(consent, settings.paths.announcements_dir, language)
+                guard.warm()
+                for name, directory in (("holdout", HOLDOUT_DIR), ("mentions", MENTIONS_DIR)):
+                    if not (directory / f"{language}.toml").is_file():
+                        continue
                     # Written blind to the rules and examples, never used to tune them.
-                    guard = ConsentGuard(consent, settings.paths.announcements_dir, language)
-                    held, _ = typed(guard, *load_eval(language, HOLDOUT_DIR))
-                    row[f"typed_holdout_{sensitivity}"] = held.summary()
+                    held, _ = typed(guard, *load_eval(language, directory))
+                    row[f"typed_{name}_{sensitivity}"] = held.summary()
                     if sensitivity == "cautious":
-                        held, _ = typed(rules_only, *load_eval(language, HOLDOUT_DIR))
-                        row["typed_holdout_cautious_rules_only"] = held.summary()
+                        held, _ = typed(rules_only, *load_eval(language, directory))
+                        row[f"typed_{name}_cautious_rules_only"] = held.summary()
             if engine is not None:
                 guard = ConsentGuard(settings.consent, settings.paths.announcements_dir, language)
                 guard.warm()
