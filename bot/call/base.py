@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -56,6 +57,15 @@ CallEvent = (
     ParticipantJoined | ParticipantLeft | AudioTrackReceived | TextReceived | CallEnded
     | ConnectionLost | ConnectionRestored
 )
+
+
+async def until_call_ended(queue: asyncio.Queue[CallEvent]) -> AsyncIterator[CallEvent]:
+    """A connector's events, from its queue, up to and including CallEnded."""
+    while True:
+        event = await queue.get()
+        yield event
+        if isinstance(event, CallEnded):
+            return
 
 
 class CallJoinError(Exception):

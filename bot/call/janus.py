@@ -39,6 +39,7 @@ from bot.call.base import (
     ConnectionRestored,
     ParticipantJoined,
     ParticipantLeft,
+    until_call_ended,
 )
 from bot.call.ice import rtc_configuration
 from bot.call.janus_identity import JanusIdentities
@@ -145,12 +146,8 @@ class JanusConnector:
         self._supervisor = asyncio.create_task(self._supervise(), name="janus-supervisor")
         return present
 
-    async def events(self) -> AsyncIterator[CallEvent]:
-        while True:
-            event = await self._events.get()
-            yield event
-            if isinstance(event, CallEnded):
-                return
+    def events(self) -> AsyncIterator[CallEvent]:
+        return until_call_ended(self._events)
 
     async def speak(self, samples: np.ndarray, rate: int, to: set[str] | None = None) -> None:
         # `to` cannot be honoured on an SFU: the bot publishes one stream that everyone hears.

@@ -30,6 +30,7 @@ from bot.call.base import (
     ParticipantJoined,
     ParticipantLeft,
     TextReceived,
+    until_call_ended,
 )
 from bot.call.ice import rtc_configuration
 from bot.call.room_protocol import MAX_MESSAGE_BYTES, RoomUrl, encode
@@ -94,12 +95,8 @@ class RoomConnector:
         self._reader = asyncio.create_task(self._read(), name="room-signalling")
         return present
 
-    async def events(self) -> AsyncIterator[CallEvent]:
-        while True:
-            event = await self._events.get()
-            yield event
-            if isinstance(event, CallEnded):
-                return
+    def events(self) -> AsyncIterator[CallEvent]:
+        return until_call_ended(self._events)
 
     async def speak(self, samples: np.ndarray, rate: int, to: set[str] | None = None) -> None:
         plays = [link.speaker.play(samples, rate) for pid, link in self._links.items() if to is None or pid in to]
