@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bot.files import ensure_private_dir, write_private
 from bot.notes.base import Evidence, Note, Section
-from bot.notes.render import clock, describe_gaps
+from bot.notes.render import clock, session_facts
 
 _CSS = """
 body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;background:#f6f6f4;color:#1d1d1b}
@@ -69,24 +69,15 @@ def to_html(note: Note, include_transcript: bool) -> str:
     """The whole page as a string; citations link to transcript lines only when those are included."""
     f = note.facts
     linked = include_transcript and bool(note.transcript)
-    people = ", ".join(f"{p['display_name']} ({p.get('role') or 'participant'})" for p in f.participants) or "none"
     risk_titles = {note.sections[0].title} if note.risk_flags is not None and note.sections else set()
     body = [
         f"<h1>Session note (draft) \u2014 {escape(f.started_at[:10])}</h1>",
         f'<p class="banner">{escape(note.banner)}</p>',
         '<ul class="facts">',
-        f"<li>Session id: <code>{escape(f.session_id)}</code></li>",
-        f"<li>Started: {escape(f.started_at)}</li>",
-        f"<li>Duration: {escape(clock(f.duration_s))}</li>",
-        f"<li>Language: {escape(f.language)}</li>",
-        f"<li>Participants: {escape(people)}</li>",
-        f"<li>Template: {escape(note.template)}</li>",
+        *(f"<li>{label}: <code>{escape(value)}</code></li>" if label == "Session id" else f"<li>{label}: {escape(value)}</li>"
+          for label, value in session_facts(note)),
+        "</ul>",
     ]
-    if f.ended_because:
-        body.append(f"<li>Ended: {escape(f.ended_because)}</li>")
-    if f.gaps:
-        body.append(f"<li>Not transcribed (nothing said then is in this note): {escape(describe_gaps(f.gaps))}</li>")
-    body.append("</ul>")
     body += [_section(s, linked, s.title in risk_titles) for s in note.sections]
     if linked:
         body.append("<h2>Transcript (automatic; may contain recognition errors)</h2>")

@@ -19,33 +19,36 @@ def describe_gaps(gaps: tuple[Gap, ...]) -> str:
     return "; ".join(f"{clock(g.from_s)}–{clock(g.to_s)} ({g.reason})" for g in gaps)
 
 
+def session_facts(note: Note) -> list[tuple[str, str]]:
+    """The "Session" list of a note, (label, value) in order: one source for the Markdown and HTML views."""
+    f = note.facts
+    people = ", ".join(f"{p['display_name']} ({p.get('role') or 'participant'})" for p in f.participants) or "none"
+    facts = [("Session id", f.session_id), ("Started", f.started_at), ("Duration", clock(f.duration_s)),
+             ("Language", f.language), ("Participants", people), ("Template", note.template)]
+    if f.ended_because:
+        facts.append(("Ended", f.ended_because))
+    if f.gaps:
+        facts.append(("Not transcribed (nothing said then is in this note)", describe_gaps(f.gaps)))
+    return facts
+
+
 def _citation(segment_id: str, start: float, end: float, linked: bool) -> str:
     label = f"{segment_id} {clock(start)}–{clock(end)}"
     return f"[{label}](#{segment_id})" if linked else label
 
 
 def to_markdown(note: Note, include_transcript: bool) -> str:
-    f = note.facts
-    people = ", ".join(f"{p['display_name']} ({p.get('role') or 'participant'})" for p in f.participants) or "none"
     lines = [
-        f"# Session note (draft) — {f.started_at[:10]}",
+        f"# Session note (draft) — {note.facts.started_at[:10]}",
         "",
         f"> **{note.banner}**",
         "",
         "## Session",
         "",
-        f"- Session id: `{f.session_id}`",
-        f"- Started: {f.started_at}",
-        f"- Duration: {clock(f.duration_s)}",
-        f"- Language: {f.language}",
-        f"- Participants: {people}",
-        f"- Template: {note.template}",
+        *(f"- {label}: `{value}`" if label == "Session id" else f"- {label}: {value}"
+          for label, value in session_facts(note)),
+        "",
     ]
-    if f.ended_because:
-        lines.append(f"- Ended: {f.ended_because}")
-    if f.gaps:
-        lines.append(f"- Not transcribed (nothing said then is in this note): {describe_gaps(f.gaps)}")
-    lines.append("")
     for section in note.sections:
         lines += [f"## {section.title}", ""]
         if not section.statements:
