@@ -12,13 +12,19 @@ EXTRAS=${SETUP_EXTRAS:-test}
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
 # --- system packages -------------------------------------------------------
+can_apt() { [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; }
+apt_updated=
+apt_install() {  # apt_install WHAT PACKAGE...: the package lists are refreshed once per run
+    say "installing Debian packages$1: ${*:2}"
+    [ -n "$apt_updated" ] || { apt-get update -qq; apt_updated=1; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${@:2}" >/dev/null
+}
+
 missing=()
 command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
 if [ ${#missing[@]} -gt 0 ]; then
-    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-        say "installing Debian packages: ${missing[*]}"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    if can_apt; then
+        apt_install "" "${missing[@]}"
     else
         echo "sessionbot needs these Debian packages: ${missing[*]}" >&2
         echo "Install them first, then run this again:" >&2
@@ -37,10 +43,8 @@ command -v ip >/dev/null 2>&1 || janus_missing+=(iproute2)
 [ -f /usr/share/javascript/janus-gateway/janus.js ] || janus_missing+=(libjs-janus-gateway)
 [ -f /usr/share/javascript/webrtc-adapter/adapter.js ] || janus_missing+=(libjs-webrtc-adapter)
 if [ ${#janus_missing[@]} -gt 0 ]; then
-    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-        say "installing Debian packages for the Janus tests: ${janus_missing[*]}"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${janus_missing[@]}" >/dev/null
+    if can_apt; then
+        apt_install " for the Janus tests" "${janus_missing[@]}"
     else
         say "Janus tests will be skipped: they need root and ${janus_missing[*]} (sudo apt-get install -y ${janus_missing[*]})"
     fi
