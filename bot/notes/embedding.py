@@ -125,8 +125,13 @@ def default_embedder() -> Embedder:
         return _DEFAULT_EMBEDDER
 
 
+_EXAMPLES: dict[str, np.ndarray] = {}  # this process's example embeddings, by cache key
+_EXAMPLES_LOCK = threading.Lock()
+
+
 def embed_examples(embedder: Embedder, texts: Sequence[str], cache_dir: Path | None = None) -> np.ndarray:
-    """Embeddings of fixed example texts (risk examples, objection examples), cached on disk.
+    """Embeddings of fixed example texts (risk examples, objection examples), kept in memory for
+    the process and cached on disk.
 
     Embedding a few hundred examples costs seconds on 2 cores, paid again by every process (a
     `sessionbot note` run, each Kubernetes Job). The examples are configuration, not session
@@ -136,6 +141,14 @@ def embed_examples(embedder: Embedder, texts: Sequence[str], cache_dir: Path | N
         return embedder.embed(texts)  # free, and fitted per use
     digest = hashlib.sha256("\0".join([embedder.name, *texts]).encode("utf-8")).hexdigest()[:40]
     path = (cache_dir or default_cache_dir()) / "embeddings" / f"{digest}.npy"
+    with _EXAMPLES_LOCK:  # held while embedding: two sessions starting together embed once
+        key = str(path)
+        if key not in _EXAMPLES:
+            _EXAMPLES[key] = _load_or_embed(embedder, texts, path)
+        return _EXAMPLES[key]
+
+
+def _load_or_embed(embedder: Embedder, texts: Sequence[str], path: Path) -> np.ndarray:
     try:
         vectors = np.load(path, allow_pickle=False)
         if vectors.shape[0] == len(texts):

@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import threading
 import tomllib
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -42,9 +40,6 @@ MIN_SENTENCE_WORDS = 3  # "yes, I did" carries no risk content of its own
 MAX_SENTENCE_WORDS = 40  # longer sentences are cut for the embedder only (the quote stays whole)
 CONTRAST = -1
 
-# Example embeddings per embedder object and example texts: the same for every session of a process.
-_SHARED: weakref.WeakKeyDictionary[Any, dict[tuple[str, ...], np.ndarray]] = weakref.WeakKeyDictionary()
-_SHARED_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -134,13 +129,7 @@ class SemanticRiskSignal:
             names = tuple(by_category)
             texts = [e for name in names for e in by_category[name]] + contrast
             labels = [i for i, name in enumerate(names) for _ in by_category[name]] + [CONTRAST] * len(contrast)
-            embedder = self.embedder
-            with _SHARED_LOCK:
-                vectors = _SHARED.get(embedder, {}).get(tuple(texts))
-            if vectors is None:
-                vectors = embed_examples(embedder, texts)
-                with _SHARED_LOCK:
-                    _SHARED.setdefault(embedder, {})[tuple(texts)] = vectors
+            vectors = embed_examples(self.embedder, texts)  # once per process, then from memory
             exemplars = Exemplars(names, vectors, np.asarray(labels))
         with self._lock:
             self._exemplars[language] = exemplars

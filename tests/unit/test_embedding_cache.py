@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.notes import embedding
 from bot.notes.embedding import embed_examples
 
 
@@ -33,6 +34,7 @@ class CountingEmbedder:
 def test_examples_are_embedded_once_then_read_from_an_owner_only_cache(tmp_path: Path) -> None:
     embedder = CountingEmbedder()
     first = embed_examples(embedder, ["I want to die", "turn it off"], tmp_path)
+    embedding._EXAMPLES.clear()  # a new process: only the disk cache is left
     again = embed_examples(embedder, ["I want to die", "turn it off"], tmp_path)
     assert embedder.embedded == ["I want to die", "turn it off"]  # the second call read the cache
     assert np.array_equal(first, again)
@@ -53,5 +55,14 @@ def test_a_damaged_cache_file_is_replaced_not_trusted(tmp_path: Path) -> None:
     embed_examples(embedder, ["x y"], tmp_path)
     (cached,) = (tmp_path / "embeddings").iterdir()
     cached.write_bytes(b"not numpy")
+    embedding._EXAMPLES.clear()  # as a new process would start
     assert embed_examples(embedder, ["x y"], tmp_path).shape == (1, 3)
     assert embedder.embedded == ["x y", "x y"]
+
+
+def test_within_a_process_the_examples_come_from_memory(tmp_path: Path) -> None:
+    embedder = CountingEmbedder()
+    first = embed_examples(embedder, ["a b c"], tmp_path)
+    for cached in (tmp_path / "embeddings").iterdir():
+        cached.unlink()
+    assert embed_examples(embedder, ["a b c"], tmp_path) is first and embedder.embedded == ["a b c"]

