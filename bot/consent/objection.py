@@ -21,8 +21,8 @@ punctuation removed, accents kept), and then:
 5. with sensitivity "cautious", a whole utterance (a final segment or a chat
    message of at least SEMANTIC_MIN_WORDS words, never a partial) with a clause
    that names a target but matched no rule goes to the semantic signal
-   (bot/consent/semantic.py): is it nearer the language's example objections
-   than its example non-objections?
+   (bot/consent/semantic.py): does a regression over the embeddings of every
+   language's labelled examples say it is an objection?
 
 A target is always needed: that is how "I don't want to go to work" or "the
 voice in my head won't stop" stay non-objections.
@@ -127,13 +127,13 @@ class ObjectionDetector:
 
     def __init__(
         self, directory: Path, session_language: str, sensitivity: Sensitivity = "cautious",
-        semantic: dict[str, SemanticSignal] | None = None,
+        semantic: SemanticSignal | None = None,
     ) -> None:
         self._directory = directory
         self.session_language = session_language
         self.sensitivity = sensitivity
         self._rules: dict[str, ObjectionRules] = {session_language: load_rules(directory, session_language)}
-        self._semantic = semantic or {}  # by language; consulted only when cautious
+        self._semantic = semantic  # multilingual, for every language's rules; consulted only when cautious
 
     def _rules_for(self, language: str | None) -> list[ObjectionRules]:
         rules = [self._rules[self.session_language]]
@@ -153,11 +153,25 @@ class ObjectionDetector:
                 return decision
         return Decision(False, language or self.session_language)
 
+    def screen(self, text: str) -> tuple[Decision, bool]:
+        """The rules' decision in the session language, and whether the semantic signal would then
+        be asked (a whole utterance naming a target that no rule matched); for evaluation."""
+        return self._rules_check(text, self._rules[self.session_language])
+
     def _check(self, text: str, rules: ObjectionRules, use_semantic: bool = True) -> Decision:
+        decision, ask_semantic = self._rules_check(text, rules)
+        if decision.objection or not ask_semantic or not use_semantic or self._semantic is None:
+            return decision
+        verdict = self._semantic.judge(text)
+        if verdict.objection:
+            return Decision(True, rules.language, f"semantic: p={verdict.probability:.3f}")
+        return decision
+
+    def _rules_check(self, text: str, rules: ObjectionRules) -> tuple[Decision, bool]:
         whole = normalize(text)
         for pattern in rules.whole:
             if pattern.fullmatch(whole):
-                return Decision(True, rules.language, pattern.pattern)
+                return Decision(True, rules.language, pattern.pattern), False
         cautious = self.sensitivity == "cautious"
         patterns = rules.patterns + (rules.cautious_patterns if cautious else ())
         intents = rules.intents + (rules.cautious_intents if cautious else ())
@@ -167,21 +181,16 @@ class ObjectionDetector:
                 clause = pattern.sub(" | ", clause)
             for pattern in patterns:
                 if pattern.search(clause):
-                    return Decision(True, rules.language, pattern.pattern)
+                    return Decision(True, rules.language, pattern.pattern), False
             target = next((t for t in rules.targets if t.search(clause)), None)
             names_target = names_target or target is not None
             if target is None or any(a.search(clause) for a in rules.acceptances):
                 continue
             intent = next((i for i in intents if i.search(clause)), None)
             if intent is not None:
-                return Decision(True, rules.language, f"cue: {target.pattern} + {intent.pattern}")
-        semantic = self._semantic.get(rules.language)
-        if cautious and names_target and semantic is not None and use_semantic \
-                and len(whole.split()) >= SEMANTIC_MIN_WORDS:
-            verdict = semantic.judge(text)
-            if verdict.objection:
-                return Decision(True, rules.language, f"semantic: margin {verdict.margin:+.3f}")
-        return Decision(False, rules.language)
+                return Decision(True, rules.language, f"cue: {target.pattern} + {intent.pattern}"), False
+        ask_semantic = cautious and names_target and len(whole.split()) >= SEMANTIC_MIN_WORDS
+        return Decision(False, rules.language), ask_semantic
 
 
 _CLAUSE_PUNCTUATION = re.compile(r"[.;:!?¿¡]+\s")

