@@ -53,7 +53,7 @@ SPOKEN_MAX_WORDS = 12
 CV_FOLDS = 5
 CV_THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
 FALSE_STOP_TARGET = 0.01
-BLIND_THRESHOLDS = (0.7, 0.97)  # besides the one in use: what moving consent.semantic_threshold does
+BLIND_THRESHOLDS = (0.7, 0.98)  # besides the one in use: what moving consent.semantic_threshold does
 
 
 @dataclass
