@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import ctranslate2
@@ -37,6 +38,9 @@ class Job:
     samples: np.ndarray  # int16, 16 kHz
     language: str
     prompt: str | None
+    # Called (from the decoding thread) with the first pass's text when it is about to be decoded
+    # again the careful way: ~1.5 s earlier than the careful text, for objection checks only.
+    on_draft: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,8 @@ class WhisperDecoder:
         if result.no_speech_prob > s.no_speech_threshold and avg_logprob < s.log_prob_threshold:
             return Outcome(None, "no_speech", text or None)
         if compression_ratio(text) > s.compression_ratio_threshold or avg_logprob < s.log_prob_threshold:
+            if job.on_draft is not None and text:
+                job.on_draft(text)
             return self._careful(job, time.perf_counter() - compute_s)
         if not text:
             return Outcome(None, "empty")

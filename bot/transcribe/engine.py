@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -95,11 +96,15 @@ class TranscriptionEngine:
 
     async def transcribe(
         self, samples: np.ndarray, language: str, prompt: str | None = None, *,
-        stream_id: str = "default", kind: Kind = "final",
+        stream_id: str = "default", kind: Kind = "final", on_draft: Callable[[str], None] | None = None,
     ) -> Outcome:
+        """`on_draft(text)` runs on the event loop with a suspicious first pass's text before the
+        careful re-decode (see decoder.Job)."""
         scheduler = self._ensure_dispatchers()
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        job = Job(samples, self.language_for(language), prompt)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Outcome] = loop.create_future()
+        draft = None if on_draft is None else (lambda text: loop.call_soon_threadsafe(on_draft, text))
+        job = Job(samples, self.language_for(language), prompt, draft)
         submitted = time.monotonic()
         try:
             scheduler.submit(Request(stream_id, kind, job, future, submitted))

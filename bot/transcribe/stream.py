@@ -68,6 +68,7 @@ class ParticipantStream:
         self._stream_id = f"{buffer.session_id}/{participant.id}"
         self.utterances = 0
         self.latencies_s: list[float] = []
+        self.latest_latency_s: float | None = None  # end of speech → the latest text handed on (draft or final)
         self.overflowed = 0
         settings: TranscriptionSettings = engine.settings
         self._partial_after_s = settings.partial_after_s
@@ -148,10 +149,20 @@ class ParticipantStream:
         return self._language
 
     async def _transcribe(self, utterance: Utterance, speech_ended_at: float) -> None:
+        def unsure(text: str) -> None:
+            # Text the recognizer doubts (a first pass about to be redone, or dropped by the filters):
+            # never stored, but an objection in it must be honoured without waiting.
+            if self._on_unsure is not None and not self._discarded:
+                self.latest_latency_s = time.monotonic() - speech_ended_at
+                offset = self._offset_s or 0.0
+                self._on_unsure(self.participant, text, language, offset + utterance.start_s, offset + utterance.end_s)
+
+        language = self._language
         try:
             language = await self._language_of(utterance.samples)
             outcome = await self._engine.transcribe(
-                utterance.samples, language, self._prompt, stream_id=self._stream_id, kind="final"
+                utterance.samples, language, self._prompt, stream_id=self._stream_id, kind="final",
+                on_draft=unsure if self._on_unsure is not None else None,
             )
         except QueueFull:
             self.overflowed += 1
@@ -163,11 +174,11 @@ class ParticipantStream:
             return
         # End of speech → final text (VAD hang-over + queueing + decoding).
         self.latencies_s.append(time.monotonic() - speech_ended_at)
+        self.latest_latency_s = self.latencies_s[-1]
         result = outcome.recognized
         offset = self._offset_s or 0.0
-        if result is None and outcome.unsure_text and self._on_unsure is not None and not self._discarded:
-            self._on_unsure(self.participant, outcome.unsure_text, language, offset + utterance.start_s,
-                            offset + utterance.end_s)
+        if result is None and outcome.unsure_text:
+            unsure(outcome.unsure_text)
         if result is None or self._discarded:
             return
         self._buffer.append(

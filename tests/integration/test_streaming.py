@@ -152,3 +152,28 @@ async def test_partials_wait_for_an_idle_decoder(speech_dir) -> None:
     await stream.finish()
     engine.close()
     assert seen and buffer.segments()
+
+
+async def test_a_doubtful_first_pass_reaches_the_objection_check_before_the_careful_redecode(
+    base_engine, speech_dir
+) -> None:
+    """A first pass that fails the confidence filter is decoded again the careful way (~1.5 s more);
+    its text is handed to `on_draft` first, so an objection in it need not wait for the second pass."""
+    from bot.wer import content_word_recall
+
+    settings, _ = base_engine
+    # log_prob_threshold 0: every first pass counts as doubtful, so the careful path always runs.
+    doubtful = settings.transcription.model_copy(update={"log_prob_threshold": 0.0})
+    engine = TranscriptionEngine(doubtful, settings.paths.cache_dir)
+    try:
+        samples, reference = load_clips()[0]
+        drafts: list[tuple[float, str]] = []
+        outcome = await engine.transcribe(samples, "en", on_draft=lambda text: drafts.append((time.monotonic(), text)))
+        answered = time.monotonic()
+    finally:
+        engine.close()
+    assert len(drafts) == 1
+    drafted_at, draft = drafts[0]
+    assert drafted_at < answered
+    assert content_word_recall(reference, draft) >= 0.6
+    assert outcome.recognized is None and outcome.dropped == "low_confidence"  # the careful pass doubts it too
