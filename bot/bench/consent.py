@@ -8,8 +8,9 @@ the whole in-call detector (`typed_blind_<sensitivity>`) next to the rules alone
 matcher (any of stop / record / AI / bot / transcri… anywhere: what intent and negation
 handling buy). The labelled examples (announcements/examples/*.toml) train the semantic
 signal and tuned the rules, so on them only a 5-fold cross-validated figure is honest
-(`examples_cross_validated`, for every threshold: how the one in use was chosen). English ordinary clinical talk (every turn of the ACI-BENCH
-dialogues in ../shared/data) gives a false-stop rate on talk nobody wrote for this.
+(`examples_cross_validated`, for every threshold: how the one in use was chosen). English
+ordinary clinical talk (every turn of the ACI-BENCH dialogues in ../shared/data) gives a
+false-stop rate on talk nobody wrote for this.
 
 Spoken items (blind objections and non-objections of at most 12 words, as people say them)
 are rendered with the language's espeak-ng voice and go through the in-call path

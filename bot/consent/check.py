@@ -56,8 +56,8 @@ async def check_audio(
     def check(text: str, language: str, end: float, complete: bool = True) -> None:
         event = guard.on_speech(SPEAKER, text, language, end, complete)
         if event is not None and not found:
-            latency = stream.latest_latency_s
-            found.append(CheckResult(True, event.language, text, None if latency is None else round(latency, 3), event.rule))
+            latency = None if stream.latest_latency_s is None else round(stream.latest_latency_s, 3)
+            found.append(CheckResult(True, event.language, text, latency, event.rule))
 
     # Final segments, and text the confidence filters dropped, go through the same check as in a call.
     stream = ParticipantStream(
