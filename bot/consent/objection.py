@@ -146,26 +146,25 @@ class ObjectionDetector:
 
     def check(self, text: str, language: str | None = None, semantic: bool = True) -> Decision:
         """`semantic=False` for fragments (partials, low-confidence text): the semantic signal
-        mistakes a fragment such as "what about the AI" for a short objection."""
+        mistakes a fragment such as "what about the AI" for a short objection. The signal is
+        multilingual, so it is asked at most once, after every language's rules."""
+        asked_for: str | None = None  # the language whose rules would ask the semantic signal
         for rules in self._rules_for(language):
-            decision = self._check(text, rules, semantic)
+            decision, ask_semantic = self._rules_check(text, rules)
             if decision.objection:
                 return decision
+            if ask_semantic and asked_for is None:
+                asked_for = rules.language
+        if asked_for is not None and semantic and self._semantic is not None:
+            verdict = self._semantic.judge(text)
+            if verdict.objection:
+                return Decision(True, asked_for, f"semantic: p={verdict.probability:.3f}")
         return Decision(False, language or self.session_language)
 
     def screen(self, text: str) -> tuple[Decision, bool]:
         """The rules' decision in the session language, and whether the semantic signal would then
         be asked (a whole utterance naming a target that no rule matched); for evaluation."""
         return self._rules_check(text, self._rules[self.session_language])
-
-    def _check(self, text: str, rules: ObjectionRules, use_semantic: bool = True) -> Decision:
-        decision, ask_semantic = self._rules_check(text, rules)
-        if decision.objection or not ask_semantic or not use_semantic or self._semantic is None:
-            return decision
-        verdict = self._semantic.judge(text)
-        if verdict.objection:
-            return Decision(True, rules.language, f"semantic: p={verdict.probability:.3f}")
-        return decision
 
     def _rules_check(self, text: str, rules: ObjectionRules) -> tuple[Decision, bool]:
         whole = normalize(text)
