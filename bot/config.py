@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot.net_policy import cleartext_problem
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ANNOUNCEMENTS_DIR = REPO_ROOT / "announcements"
 
@@ -153,6 +155,10 @@ class JanusSettings(_Section):
         60.0, gt=0, le=86_400, description="End the session (with a note) when Janus stays unreachable this long."
     )
     allow_create_room: bool = Field(False, description="Create the room when Janus does not have it (e.g. after a restart).")
+    allow_insecure_websocket: bool = Field(
+        False, description="Allow janus:// (plain websocket: the PIN and API token unencrypted) to a host other "
+        "than this machine. Off: such links are refused; use janus+wss://.",
+    )
 
 
 class LeaveSettings(_Section):
@@ -199,6 +205,10 @@ class NoteSettings(_Section):
     endpoint: str | None = Field(
         None, description="Base URL of the OpenAI-compatible API, e.g. http://127.0.0.1:8000/v1 (required with "
         "openai_compatible; no default service)."
+    )
+    allow_insecure_endpoint: bool = Field(
+        False, description="Allow an http:// notes.endpoint on a host other than this machine (the whole "
+        "transcript unencrypted). Off: only https:// or loopback http://.",
     )
     api_key_env: str | None = Field(
         None, description="Name of the environment variable that holds the API key; the key never goes in this file."
@@ -291,6 +301,15 @@ class Settings(_Section):
         except ConfigError as exc:
             raise ConfigError(f"session.note_template: {exc}") from None
 
+    def check_cleartext(self) -> None:
+        """Refuse an unencrypted model server off this machine unless notes.allow_insecure_endpoint says so."""
+        endpoint = self.notes.endpoint
+        if endpoint is not None and not self.notes.allow_insecure_endpoint:
+            problem = cleartext_problem(endpoint, key="notes.endpoint", flag="notes.allow_insecure_endpoint",
+                                        carries="the whole transcript", fix="use https://")
+            if problem:
+                raise ConfigError(problem)
+
     def check_language(self, language: str, key: str = "session.language") -> None:
         languages = self.available_languages()
         if language not in languages:
@@ -325,6 +344,7 @@ def settings_from_mapping(data: dict[str, Any], source: str = "configuration") -
         raise ConfigError(f"{source} is not valid:\n  {problems}") from None
     settings.check_language(settings.session.language)
     settings.check_note_template()
+    settings.check_cleartext()
     return settings
 
 

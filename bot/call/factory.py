@@ -19,12 +19,15 @@ def connector_for(link: str, settings: Settings) -> CallConnector:
         use_host_addresses(settings.ice.host_addresses)
     if link.startswith("janus"):
         from bot.call.janus import JanusConnector
-        from bot.call.janus_protocol import JanusUrl
+        from bot.call.janus_protocol import JanusUrl, insecure_janus_link
 
         try:
             janus_url = JanusUrl.parse(link)
         except ValueError as exc:
             raise CallJoinError(str(exc)) from exc
+        problem = None if settings.janus.allow_insecure_websocket else insecure_janus_link(link)
+        if problem:
+            raise CallJoinError(problem)
         return JanusConnector(janus_url, settings.bot.display_name, settings.janus, stun_servers=settings.ice.stun_servers)
     try:
         url = RoomUrl.parse(link)

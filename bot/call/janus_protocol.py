@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.net_policy import cleartext_problem
+
 SUBPROTOCOL = "janus-protocol"
 VIDEOROOM = "janus.plugin.videoroom"
 MAX_MESSAGE_BYTES = 1 << 20
@@ -54,6 +56,16 @@ class JanusUrl:
             raise ValueError(f"Janus link {link!r} has a bad port. Fix: a number from 1 to 65535.") from None
         host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
         return cls(websocket=f"{scheme}://{host}:{port}/", room=int(room), host=parts.hostname)
+
+
+def insecure_janus_link(link: str) -> str | None:
+    """Why a janus:// link (plain websocket: room PIN and API token readable on the wire) is refused, or None
+    when it is janus+wss:// or to this machine. Refused unless janus.allow_insecure_websocket is set."""
+    return cleartext_problem(
+        link, key=f"call link {link!r}", flag="janus.allow_insecure_websocket",
+        carries="the room PIN and the Janus API token", fix="use janus+wss://HOST:PORT/ROOM (TLS)",
+        cleartext_schemes=tuple(name for name, transport in SCHEMES.items() if transport == "ws"),
+    )
 
 
 class _Lenient(BaseModel):

@@ -27,6 +27,7 @@ import httpx
 from bot.config import ConfigError
 from bot.files import ensure_private_dir, write_private
 from bot.log import get_logger
+from bot.net_policy import cleartext_problem
 from bot.secrets import secret_from_env_or_file
 from bot.service.schedule import WebhookSettings
 
@@ -50,6 +51,14 @@ def load_webhook_secret(settings: WebhookSettings) -> bytes:
     return data
 
 
+def check_webhook_url(url: str, allow_insecure: bool) -> None:
+    """Refuse a plain http:// webhook off this machine: every note would cross the network readable."""
+    problem = None if allow_insecure else cleartext_problem(
+        url, key="webhook.url", flag="webhook.allow_insecure_url", carries="every note", fix="use https://")
+    if problem:
+        raise ConfigError(problem)
+
+
 def sign(secret: bytes, body: bytes) -> str:
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
@@ -68,6 +77,9 @@ class NoteDelivery:
     def __init__(self, webhook: WebhookSettings | None, outbox_dir: Path) -> None:
         self.webhook = webhook
         self.outbox_dir = outbox_dir
+        if webhook is not None:
+            # getattr: webhook.allow_insecure_url belongs in schedule.WebhookSettings, not there yet.
+            check_webhook_url(webhook.url, bool(getattr(webhook, "allow_insecure_url", False)))
         self._secret = load_webhook_secret(webhook) if webhook is not None else b""
         self._items: dict[str, OutboxItem] = {}
         self._wake = asyncio.Event()

@@ -17,6 +17,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import icalendar
@@ -24,6 +25,7 @@ import recurring_ical_events
 
 from bot.config import ConfigError, Settings
 from bot.log import get_logger
+from bot.net_policy import is_loopback_host
 from bot.service.schedule import (
     CLINICIAN_PATTERN,
     LINK_PATTERN,
@@ -52,11 +54,8 @@ class CalendarError(Exception):
     """A calendar that cannot be read at all."""
 
 
-LOOPBACK_HTTP = re.compile(r"^http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?/", re.IGNORECASE)
-
-
 def read_calendar_text(source: str) -> bytes:
-    if source.lower().startswith("http://") and not LOOPBACK_HTTP.match(source):
+    if source.lower().startswith("http://") and not is_loopback_host(urlsplit(source).hostname or ""):
         # A feed carries call links with their tokens: never over plain HTTP across a network.
         raise CalendarError("plain http:// calendar URL. Fix: use its https:// address.")
     if source.lower().startswith(("https://", "http://")):
