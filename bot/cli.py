@@ -154,8 +154,10 @@ def join(link: str, config: Path | None, language: str | None, name: str | None,
 def room(config: Path | None, rooms: tuple[str, ...], host: str | None, port: int | None) -> None:
     """Run the embedded room: signalling for P2P calls and the browser page.
 
-    Each room gets a join token: room.token or SESSIONBOT_ROOM_TOKEN if set,
-    otherwise a fresh random one printed with the link."""
+    Each room gets a participant token (room.token or SESSIONBOT_ROOM_TOKEN if set,
+    otherwise a fresh random one) and a distinct clinician token (room.clinician_token
+    or SESSIONBOT_ROOM_CLINICIAN_TOKEN, otherwise random): only the clinician link
+    admits the roles clinician (the chat commands) and bot."""
     import os
 
     from bot.call.room_server import RoomLimits, RoomServer
@@ -163,16 +165,25 @@ def room(config: Path | None, rooms: tuple[str, ...], host: str | None, port: in
     settings = _settings(config, {"room.host": host, "room.port": port})
     _logging(settings)
     token = settings.room.token or os.environ.get("SESSIONBOT_ROOM_TOKEN")
+    clinician_token = settings.room.clinician_token or os.environ.get("SESSIONBOT_ROOM_CLINICIAN_TOKEN")
     limits = RoomLimits(settings.room.max_message_bytes, settings.room.messages_per_s, settings.room.burst)
-    server = RoomServer(
-        {name: token or secrets.token_urlsafe(16) for name in rooms}, settings.room.host, settings.room.port, limits
-    )
+    try:
+        server = RoomServer(
+            {name: token or secrets.token_urlsafe(16) for name in rooms}, settings.room.host, settings.room.port,
+            limits, clinician_tokens={name: clinician_token for name in rooms} if clinician_token else None,
+        )
+    except ValueError as exc:
+        fail(f"configuration error: {exc}")
+        raise  # unreachable: fail() exits
 
     async def serve() -> None:
         async with server:
             for name in rooms:
-                console.print(f"room {name}: {server.link(name).link}")
-            console.print("Open the link in a browser to join; give it to `sessionbot join` for the bot. Ctrl-C stops.")
+                console.print(f"room {name}: {server.link(name).link}", markup=False, highlight=False)
+                console.print(f"  private, for the clinician and `sessionbot join` only: "
+                              f"{server.link(name, role='clinician').link}", markup=False, highlight=False)
+            console.print("Give the first link to participants; keep the private clinician link to yourself "
+                          "(it grants the chat commands) and give it to `sessionbot join` for the bot. Ctrl-C stops.")
             await asyncio.Future()
 
     try:

@@ -186,11 +186,22 @@ class RoomSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8765, ge=0, le=65535)
     token: str | None = Field(None, description="Join token; prefer the SESSIONBOT_ROOM_TOKEN environment variable.")
+    clinician_token: str | None = Field(
+        None, description="The clinician's private join token (admits the roles clinician and bot: the chat "
+        "commands); must differ from room.token; prefer SESSIONBOT_ROOM_CLINICIAN_TOKEN. Unset: a random one per room."
+    )
     max_message_bytes: int = Field(
         65_536, ge=4_096, le=1_048_576, description="Largest signalling message; a larger one closes that connection."
     )
     messages_per_s: float = Field(50.0, gt=0, le=10_000, description="Average signalling messages a second per connection.")
     burst: int = Field(200, ge=1, le=100_000, description="Messages a connection may send at once before the rate applies.")
+
+    @field_validator("clinician_token")
+    @classmethod
+    def _distinct_tokens(cls, clinician_token: str | None, info: Any) -> str | None:
+        if clinician_token is not None and clinician_token == info.data.get("token"):
+            raise ValueError("must differ from room.token, or every participant could act as the clinician")
+        return clinician_token
 
 
 class NoteSettings(_Section):

@@ -110,6 +110,7 @@ class JanusConnector:
         self._ended = False
         self._background: set[asyncio.Task[Any]] = set()
         self._supervisor: asyncio.Task[None] | None = None
+        self._fatal: str | None = None  # the type of an unexpected error that ended the call
         self._playing: dict[int, tuple[SpeakerTrack, asyncio.Future[None]]] = {}
         self.rooms_created = 0  # by janus.allow_create_room, counting re-creations after restarts
         self._reset_link()
@@ -167,8 +168,13 @@ class JanusConnector:
         if self._playing.get(key) is entry:
             del self._playing[key]
 
-    async def send_text(self, text: str, to: set[str] | None = None) -> None:
+    async def send_text(self, text: str, to: set[str] | None = None) -> bool:
         """The VideoRoom has no chat of its own: skipped (the spoken announcement still plays)."""
+        return False
+
+    async def ask_consent(self, text: str, to: set[str]) -> bool:
+        """No data channel to the participants here, so no consent question (the spoken one still plays)."""
+        return False
 
     async def leave(self) -> None:
         if self._left:
@@ -413,6 +419,9 @@ class JanusConnector:
                 self.on_raw_message(raw)
         except ConnectionClosed:
             pass
+        except Exception as exc:  # noqa: BLE001 - a bug here must end the call, not leave it silently deaf
+            self._fatal = type(exc).__name__  # never str(exc): it may quote what Janus relayed
+            log.error("janus_reader_failed", error=self._fatal)
         finally:
             self._tx.fail_all(ConnectionError("Janus signalling closed"))
 
@@ -510,10 +519,22 @@ class JanusConnector:
         self._reset_link()
 
     async def _supervise(self) -> None:
+        try:
+            await self._watch()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - whatever broke, the session must hear that the call ended
+            log.error("janus_supervisor_failed", error=type(exc).__name__)
+            self._end(type(exc).__name__)
+
+    async def _watch(self) -> None:
         while not self._left:
             assert self._reader is not None
             await asyncio.gather(self._reader, return_exceptions=True)
             if self._left:
+                return
+            if self._fatal is not None:
+                self._end(self._fatal)
                 return
             lost_at = time.monotonic()
             log.warning("janus_connection_lost", room=self.url.room)

@@ -4,6 +4,13 @@ The newcomer offers to every peer already present; peers answer. aiortc puts
 all ICE candidates in the SDP, so no trickle is needed from us, but trickled
 candidates from browsers are accepted. Each remote peer gets its own outbound
 track, so the bot can speak to one late joiner without repeating itself to all.
+
+What a peer sends on its data channel (chat, leave-request, consent) is
+attributed to that peer (the server-verified identity of the link it came on,
+never a claim inside the message), limited per peer (ChannelLimits: the excess
+is dropped, logged once per episode) and, when malformed, logged and skipped.
+Any failure of the signalling reader ends the call with CallEnded(the error's
+type); nothing a participant sent is ever logged.
 """
 
 from __future__ import annotations
@@ -27,13 +34,25 @@ from bot.call.base import (
     CallEnded,
     CallEvent,
     CallJoinError,
+    ConsentAnswered,
+    LeaveRequested,
     ParticipantJoined,
     ParticipantLeft,
     TextReceived,
     until_call_ended,
 )
 from bot.call.ice import rtc_configuration
-from bot.call.room_protocol import MAX_MESSAGE_BYTES, RoomUrl, encode
+from bot.call.rate_limit import Throttle
+from bot.call.room_protocol import (
+    MAX_CHAT_CHARS,
+    MAX_MESSAGE_BYTES,
+    Chat,
+    LeaveRequest,
+    ProtocolError,
+    RoomUrl,
+    encode,
+    parse_channel_message,
+)
 from bot.log import get_logger
 from bot.transcribe.segment import Participant
 
@@ -42,18 +61,29 @@ log = get_logger(__name__)
 JOIN_TIMEOUT_S = 10.0
 
 
+@dataclass(frozen=True)
+class ChannelLimits:
+    """What one peer may send the bot on its data channel: people type and press buttons,
+    so far less than the signalling limit (RoomLimits)."""
+
+    messages_per_s: float = 5.0
+    burst: int = 20
+
+
 @dataclass
 class _PeerLink:
     participant: Participant
     pc: RTCPeerConnection
     speaker: SpeakerTrack
+    throttle: Throttle
     channel: RTCDataChannel | None = None
-    pending_text: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)  # data-channel messages waiting for the channel to open
 
 
 class RoomConnector:
     def __init__(
-        self, url: RoomUrl, display_name: str, role: str = "bot", stun_servers: list[str] | None = None
+        self, url: RoomUrl, display_name: str, role: str = "bot", stun_servers: list[str] | None = None,
+        channel_limits: ChannelLimits | None = None,
     ) -> None:
         if not url.token:
             raise CallJoinError("the room link has no token. Fix: use the full link printed by `sessionbot room`.")
@@ -61,6 +91,7 @@ class RoomConnector:
         self.display_name = display_name
         self.role = role
         self._stun = stun_servers or []
+        self._channel_limits = channel_limits or ChannelLimits()
         self._ws: ClientConnection | None = None
         self._links: dict[str, _PeerLink] = {}
         self._known: dict[str, Participant] = {}
@@ -103,15 +134,25 @@ class RoomConnector:
         if plays:
             await asyncio.gather(*plays, return_exceptions=True)
 
-    async def send_text(self, text: str, to: set[str] | None = None) -> None:
-        payload = json.dumps({"type": "chat", "from": self.display_name, "text": text})
+    async def send_text(self, text: str, to: set[str] | None = None) -> bool:
+        self._post({"type": "chat", "from": self.display_name, "text": text}, to)
+        return True
+
+    async def ask_consent(self, text: str, to: set[str]) -> bool:
+        """The page shows `text` with agree / decline; the answer arrives as ConsentAnswered."""
+        self._post({"type": "ask-consent", "text": text}, to)
+        return True
+
+    def _post(self, message: dict[str, object], to: set[str] | None) -> None:
+        """Send on each chosen peer's data channel, or queue it until that channel opens."""
+        payload = json.dumps(message)
         for pid, link in self._links.items():
             if to is not None and pid not in to:
                 continue
             if link.channel is not None and link.channel.readyState == "open":
                 link.channel.send(payload)
             else:
-                link.pending_text.append(payload)
+                link.pending.append(payload)
 
     async def leave(self) -> None:
         if self._left:
@@ -149,6 +190,9 @@ class RoomConnector:
             pass
         except asyncio.CancelledError:
             return
+        except Exception as exc:  # noqa: BLE001 - whatever broke the reader, the session must hear the call ended
+            reason = type(exc).__name__  # never str(exc): it may quote what a peer sent
+            log.error("room_reader_failed", platform="room", error=reason)
         if not self._left:
             await self._events.put(CallEnded(reason))
 
@@ -184,7 +228,8 @@ class RoomConnector:
         pc = RTCPeerConnection(rtc_configuration(self._stun))
         speaker = SpeakerTrack()
         pc.addTrack(speaker)
-        link = _PeerLink(participant, pc, speaker)
+        limits = self._channel_limits
+        link = _PeerLink(participant, pc, speaker, Throttle(limits.messages_per_s, limits.burst))
         self._links[participant.id] = link
         self._events.put_nowait(ParticipantJoined(participant))
 
@@ -208,22 +253,39 @@ class RoomConnector:
 
         @channel.on("open")
         def on_open() -> None:
-            for payload in link.pending_text:
+            for payload in link.pending:
                 channel.send(payload)
-            link.pending_text.clear()
+            link.pending.clear()
 
         @channel.on("message")
         def on_message(data: str | bytes) -> None:
             try:
-                message = json.loads(data)
-                text = str(message["text"])[:2000]
-            except (ValueError, KeyError, TypeError):
-                log.warning("chat_message_invalid", peer_id=link.participant.id)
-                return
-            self._events.put_nowait(TextReceived(link.participant, text))
+                self._received(link, data)
+            except Exception as exc:  # noqa: BLE001 - one peer's message must not break its channel
+                log.error("channel_handler_failed", peer_id=link.participant.id, error=type(exc).__name__)
 
         if channel.readyState == "open":
             on_open()
+
+    def _received(self, link: _PeerLink, data: str | bytes) -> None:
+        """One data-channel message, attributed to the peer of this link whatever it claims."""
+        if not link.throttle.allow():
+            if link.throttle.dropped == 1:
+                log.warning("channel_rate_limited", peer_id=link.participant.id)
+            return
+        try:
+            message = parse_channel_message(data)
+        except ProtocolError as problem:
+            log.warning("channel_message_invalid", peer_id=link.participant.id, code=problem.code)
+            return
+        if isinstance(message, Chat):
+            self._events.put_nowait(TextReceived(link.participant, message.text[:MAX_CHAT_CHARS]))
+        elif isinstance(message, LeaveRequest):
+            log.info("leave_requested", peer_id=link.participant.id)
+            self._events.put_nowait(LeaveRequested(link.participant))
+        else:
+            log.info("consent_answered", peer_id=link.participant.id, agreed=message.agreed)
+            self._events.put_nowait(ConsentAnswered(link.participant, message.agreed))
 
     async def _offer(self, participant: Participant) -> None:
         link = self._link(participant)
