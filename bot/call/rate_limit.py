@@ -1,4 +1,5 @@
-"""A token bucket: at most `rate` messages a second on average, bursts up to `burst`."""
+"""A token bucket: at most `rate` messages a second on average, bursts up to `burst`
+(and Throttle, the same with a count of what it dropped)."""
 
 from __future__ import annotations
 
@@ -24,4 +25,20 @@ class TokenBucket:
         if self._tokens >= 1.0:
             self._tokens -= 1.0
             return True
+        return False
+
+
+class Throttle:
+    """A TokenBucket that also counts the messages dropped in the current episode (a run of
+    drops with no message let through), so a caller can report each episode once."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self._bucket = TokenBucket(rate, burst, clock)
+        self.dropped = 0
+
+    def allow(self) -> bool:
+        if self._bucket.allow():
+            self.dropped = 0
+            return True
+        self.dropped += 1
         return False

@@ -1,7 +1,10 @@
 """The embedded room: a websockets signalling relay for P2P calls, plus the web page
 people use to join from a browser.
 
-Every room has a join token (compared in constant time). The server only
+Every room has two join tokens (compared in constant time): the participant
+token admits the roles `client` and `guest`; the clinician token, which the
+clinician keeps private, also admits `clinician` and `bot`. The role the server
+relays to everyone (welcome, peer-joined) is the one it admitted. The server only
 relays session descriptions between the peers of one room; media flows peer to
 peer and never through it. A malformed message is answered with an error and
 skipped; it never affects the sender's other messages or any other room.
@@ -17,9 +20,11 @@ from __future__ import annotations
 import asyncio
 import hmac
 import itertools
+import secrets
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from importlib import resources
+from typing import Literal
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -28,6 +33,7 @@ from websockets.http11 import Request, Response
 
 from bot.call.room_protocol import (
     MAX_MESSAGE_BYTES,
+    PRIVILEGED_ROLES,
     Candidate,
     Description,
     Join,
@@ -67,15 +73,30 @@ class Peer:
 class Room:
     name: str
     token: str
+    clinician_token: str
     peers: dict[str, Peer] = field(default_factory=dict)
 
 
 class RoomServer:
+    """`rooms` maps each room to its participant token; `clinician_tokens` to its clinician token
+    (a fresh random one for every room it leaves out). The two must differ."""
+
     def __init__(
-        self, rooms: dict[str, str], host: str = "127.0.0.1", port: int = 8765, limits: RoomLimits | None = None
+        self, rooms: dict[str, str], host: str = "127.0.0.1", port: int = 8765, limits: RoomLimits | None = None,
+        clinician_tokens: dict[str, str] | None = None,
     ) -> None:
         self.limits = limits or RoomLimits()
-        self.rooms = {name: Room(name, token) for name, token in rooms.items()}
+        chosen = clinician_tokens or {}
+        self.rooms = {
+            name: Room(name, token, chosen.get(name) or secrets.token_urlsafe(16)) for name, token in rooms.items()
+        }
+        for room in self.rooms.values():
+            if hmac.compare_digest(room.token.encode(), room.clinician_token.encode()):
+                raise ValueError(
+                    f"room {room.name}: the clinician token equals the participant token, so every participant "
+                    "could act as the clinician. Fix: give room.clinician_token (SESSIONBOT_ROOM_CLINICIAN_TOKEN) "
+                    "a different value from room.token (SESSIONBOT_ROOM_TOKEN), or leave it unset."
+                )
         self.host = host
         self.port = port
         self._server: Server | None = None
@@ -86,7 +107,10 @@ class RoomServer:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def link(self, room: str) -> RoomUrl:
+    def link(self, room: str, role: Literal["participant", "clinician"] = "participant") -> RoomUrl:
+        """The link for participants, or the clinician's private one (the bot joins with that too)."""
+        if role == "clinician":
+            return RoomUrl(base=self.base_url, room=room, token=self.rooms[room].clinician_token, clinician=True)
         return RoomUrl(base=self.base_url, room=room, token=self.rooms[room].token)
 
     async def start(self) -> None:
@@ -175,8 +199,10 @@ class RoomServer:
             raise ProtocolError("join-first", "send a 'join' message with room, token and name first")
         room = self.rooms.get(message.room)
         # Same answer for an unknown room and a wrong token: do not reveal which rooms exist.
-        expected = room.token if room is not None else ""
-        if room is None or not hmac.compare_digest(message.token.encode(), expected.encode()):
+        given = message.token.encode()
+        as_participant = room is not None and hmac.compare_digest(given, room.token.encode())
+        as_clinician = room is not None and hmac.compare_digest(given, room.clinician_token.encode())
+        if room is None or not (as_participant or as_clinician):
             log.warning("room_join_refused", reason="bad-token")
             await _send(
                 connection,
@@ -185,11 +211,23 @@ class RoomServer:
             )
             await connection.close(CLOSE_REFUSED, "unknown room or wrong token")
             return None, None
+        if message.role in PRIVILEGED_ROLES and not as_clinician:
+            log.warning("room_join_refused", reason="role-needs-clinician-token", role=message.role)
+            await _send(
+                connection,
+                {"type": "error", "code": "role-needs-clinician-token",
+                 "message": f"refused: the role {message.role!r} needs the clinician's private link; this link "
+                            "admits only the roles 'client' and 'guest'. Fix: join as client or guest, or (the "
+                            "clinician and the bot) use the clinician link printed by `sessionbot room`."},
+            )
+            await connection.close(CLOSE_REFUSED, "role needs the clinician token")
+            return None, None
         peer = Peer(id=f"p{next(self._ids)}", name=message.name, role=message.role, connection=connection)
         others = [p.public() for p in room.peers.values()]
         room.peers[peer.id] = peer
         log.info("room_peer_joined", room=room.name, peer_id=peer.id, role=peer.role, peers=len(room.peers))
-        await _send(connection, {"type": "welcome", "id": peer.id, "room": room.name, "peers": others})
+        await _send(connection, {"type": "welcome", "id": peer.id, "room": room.name, "role": peer.role,
+                                 "peers": others})
         await self._broadcast(room, {"type": "peer-joined", "peer": peer.public()}, exclude=peer.id)
         return room, peer
 

@@ -121,8 +121,13 @@ class SimulatedParticipant:
             task.cancel()
 
 
-async def run(url: RoomUrl, script: Script) -> int:
-    people = {v.role: SimulatedParticipant(url, v.display_name, v.role) for v in script.voices}
+async def run(url: RoomUrl, script: Script, clinician_url: RoomUrl | None = None) -> int:
+    """`url` is the participants' link; the simulated clinician joins with `clinician_url` (its private link)."""
+
+    def link_for(role: str) -> RoomUrl:
+        return clinician_url if role == "clinician" and clinician_url is not None else url
+
+    people = {v.role: SimulatedParticipant(link_for(v.role), v.display_name, v.role) for v in script.voices}
     speech = {}
     for index, line in enumerate(script.lines):
         voice = script.voice(line.role)
@@ -167,12 +172,14 @@ async def run(url: RoomUrl, script: Script) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("link", help="room link with token, as printed by `sessionbot room`")
+    parser.add_argument("--clinician-link", help="the clinician's private link (needed by the clinician's role)")
     parser.add_argument("--script", default="en", choices=sorted(SCRIPTS))
     parser.add_argument("--ice-host", action="append", default=[], help="ICE host address (repeatable)")
     args = parser.parse_args(argv)
     if args.ice_host:
         use_host_addresses(args.ice_host)
-    return asyncio.run(run(RoomUrl.parse(args.link), SCRIPTS[args.script]))
+    clinician = RoomUrl.parse(args.clinician_link) if args.clinician_link else None
+    return asyncio.run(run(RoomUrl.parse(args.link), SCRIPTS[args.script], clinician))
 
 
 if __name__ == "__main__":

@@ -78,6 +78,7 @@ async def run_demo(
     server = RoomServer({ROOM: secrets.token_urlsafe(16)}, host="127.0.0.1", port=0)
     await server.start()
     link = server.link(ROOM)
+    clinician_link = server.link(ROOM, role="clinician")  # the bot's and the simulated clinician's
     console.print(f"[green]✓[/] room up at {server.base_url}/room/{ROOM} (token required)")
 
     engine_task = asyncio.create_task(asyncio.to_thread(TranscriptionEngine, settings.transcription, settings.paths.cache_dir))
@@ -85,7 +86,8 @@ async def run_demo(
 
     ice_args = [arg for a in addresses for arg in ("--ice-host", a)]
     participants = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.demo.participants", link.link, "--script", script.name, *ice_args,
+        sys.executable, "-m", "bot.demo.participants", link.link, "--clinician-link", clinician_link.link,
+        "--script", script.name, *ice_args,
         stdout=asyncio.subprocess.PIPE,
     )
     joined = asyncio.Event()
@@ -142,7 +144,8 @@ async def run_demo(
                 s: Segment = data["segment"]
                 console.print(f"  [bold]{clock(s.start)} {escape(s.display_name)}[/]: {escape(s.text)}")
 
-        connector = RoomConnector(link, settings.bot.display_name, role="bot", stun_servers=settings.ice.stun_servers)
+        connector = RoomConnector(clinician_link, settings.bot.display_name, role="bot",
+                                  stun_servers=settings.ice.stun_servers)
         runner = SessionRunner(settings, connector, engine, on_progress=progress, journal_key=journal_key)
         result: SessionResult = await runner.run()
         exit_code = await asyncio.wait_for(participants.wait(), 30)

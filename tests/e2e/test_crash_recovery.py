@@ -49,7 +49,7 @@ async def test_kill_9_mid_session_then_recover_loses_no_segment(tmp_path: Path) 
         await client.join()
         pump = asyncio.ensure_future(drain(client))
         bot = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "join", room.link("r").link, "--config", str(config), env=env,
+            sys.executable, "-m", "bot.cli", "join", room.link("r", role="clinician").link, "--config", str(config), env=env,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
         )
         await wait_for(lambda: '"state": "listening"' in (tmp_path / "bot.jsonl").read_text()

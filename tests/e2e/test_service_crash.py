@@ -49,7 +49,7 @@ async def test_kill_9_then_restart_recovers_every_finalized_segment_and_rejoins(
     notes = tmp_path / "notes" / "rivera"
     async with RoomServer({"r": "tok"}, port=0) as room:
         start, end = window(2, 300)
-        schedule = write_schedule(tmp_path, [session_toml("s1", room.link("r").link, "rivera", start, end)])
+        schedule = write_schedule(tmp_path, [session_toml("s1", room.link("r", role="clinician").link, "rivera", start, end)])
         client = RoomConnector(room.link("r"), "Sam", role="client")
         await client.join()
         pump = asyncio.ensure_future(drain(client))

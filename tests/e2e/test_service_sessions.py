@@ -42,12 +42,12 @@ async def test_three_overlapping_scheduled_sessions_run_at_once_and_give_three_n
     env = {**os.environ, "SESSIONBOT_JOURNAL_KEY": generate_key()}
     rooms = {key: "tok-" + key for key in ("s1", "s2", "s3", "s4")}
     async with RoomServer(rooms, port=0) as room:
-        link = {key: room.link(key).link for key in rooms}
+        link = {key: room.link(key, role="clinician").link for key in rooms}  # the bot's
         start, end = window(4, 300)
         entries = {key: session_toml(key, link[key], CLINICIAN[key], start, end, cancelled=key in ("s3", "s4"))
                    for key in rooms}
         # A session whose join is refused keeps retrying beside the others and must not disturb them.
-        entries["s5"] = session_toml("s5", link["s1"].replace("tok-s1", "wrong"), "lee", start, end)
+        entries["s5"] = session_toml("s5", link["s1"].replace(room.rooms["s1"].clinician_token, "wrong"), "lee", start, end)
         schedule = write_schedule(tmp_path, list(entries.values()))
         clients = {key: RoomConnector(room.link(key), "Sam", role="client") for key in rooms}
         pumps = []

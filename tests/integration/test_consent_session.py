@@ -47,13 +47,14 @@ async def say(connector: RoomConnector, text: str) -> None:
 
 async def start(room, engine, settings, *people: tuple[str, str]):
     """The bot joins; then each (name, role) joins and hears the full announcement."""
-    runner = SessionRunner(settings, RoomConnector(room.link("r"), "Bot"), engine, journal_key=os.urandom(32))
+    runner = SessionRunner(settings, RoomConnector(room.link("r", role="clinician"), "Bot"), engine, journal_key=os.urandom(32))
     session = asyncio.ensure_future(runner.run())
     await wait_for(lambda: runner.state == State.ANNOUNCING)
     joined = []
     for name, role in people:
         heard = Heard()
-        connector = RoomConnector(room.link("r"), name, role=role)
+        link = room.link("r", role="clinician" if role == "clinician" else "participant")
+        connector = RoomConnector(link, name, role=role)
         connector.chat = []  # type: ignore[attr-defined]
         await connector.join()
         joined.append((connector, heard, asyncio.ensure_future(drain(connector, heard, connector.chat))))
@@ -64,7 +65,7 @@ async def start(room, engine, settings, *people: tuple[str, str]):
 
 async def test_written_mode_without_a_consent_reference_refuses_to_join(room, engine, make_settings) -> None:
     settings = make_settings(consent={"mode": "written"})
-    result = await SessionRunner(settings, RoomConnector(room.link("r"), "Bot"), engine).run()
+    result = await SessionRunner(settings, RoomConnector(room.link("r", role="clinician"), "Bot"), engine).run()
     assert result.state == State.FAILED
     assert "no written consent is recorded" in result.reason and "Fix:" in result.reason
     assert room.rooms["r"].peers == {}  # never connected
@@ -74,7 +75,7 @@ async def test_written_mode_without_a_consent_reference_refuses_to_join(room, en
 
 
 async def test_declined_mode_never_joins(room, engine, make_settings) -> None:
-    result = await SessionRunner(make_settings(consent={"mode": "declined"}), RoomConnector(room.link("r"), "Bot"), engine).run()
+    result = await SessionRunner(make_settings(consent={"mode": "declined"}), RoomConnector(room.link("r", role="clinician"), "Bot"), engine).run()
     assert result.state == State.FAILED and "never joins" in result.reason
     assert room.rooms["r"].peers == {}
 
@@ -82,7 +83,7 @@ async def test_declined_mode_never_joins(room, engine, make_settings) -> None:
 async def test_written_mode_with_a_reference_joins_and_records_it(room, engine, make_settings) -> None:
     settings = make_settings(consent={"mode": "written", "written_consent_ref": "form 118"},
                              leave={"nobody_joined_timeout_s": 1.0})
-    result = await SessionRunner(settings, RoomConnector(room.link("r"), "Bot"), engine).run()
+    result = await SessionRunner(settings, RoomConnector(room.link("r", role="clinician"), "Bot"), engine).run()
     assert result.state == State.DONE
     assert json.loads(result.audit.read_text())["written_consent_ref"] == "form 118"
 
@@ -168,7 +169,7 @@ async def test_clinician_pause_keeps_nothing_said_while_paused(room, engine, mak
 
 async def test_without_notes_purpose_no_note_is_written(room, engine, make_settings) -> None:
     settings = make_settings(consent={"purposes": ["risk_flags"]}, leave={"nobody_joined_timeout_s": 1.0})
-    result = await SessionRunner(settings, RoomConnector(room.link("r"), "Bot"), engine).run()
+    result = await SessionRunner(settings, RoomConnector(room.link("r", role="clinician"), "Bot"), engine).run()
     assert result.state == State.DONE and result.note_json is None
     assert [p.name.endswith(".audit.json") for p in settings.paths.output_dir.iterdir()] == [True]
 

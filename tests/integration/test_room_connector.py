@@ -25,7 +25,7 @@ async def test_wrong_token_raises_a_clear_join_error() -> None:
         with pytest.raises(CallJoinError, match="refused.*wrong join token"):
             await connector.join()
         # The room is unharmed: the right token still gets in.
-        good = RoomConnector(server.link("r1"), "Bot")
+        good = RoomConnector(server.link("r1", role="clinician"), "Bot")
         assert await good.join() == []
         await good.leave()
 

@@ -10,12 +10,13 @@ from collections.abc import AsyncIterator
 import pytest
 import websockets
 
+from bot.call.room_protocol import RoomUrl
 from bot.call.room_server import RoomServer
 
 
 @pytest.fixture
 async def server() -> AsyncIterator[RoomServer]:
-    async with RoomServer({"alpha": "token-a", "beta": "token-b"}, port=0) as running:
+    async with RoomServer({"alpha": "token-a", "beta": "token-b"}, port=0, clinician_tokens={"alpha": "clin-a"}) as running:
         yield running
 
 
@@ -45,7 +46,7 @@ async def test_unknown_room_gets_the_same_answer_as_a_wrong_token(server: RoomSe
 
 
 async def test_peers_are_told_about_each_other_and_descriptions_are_relayed(server: RoomServer) -> None:
-    first, welcome = await join(server, "alpha", "token-a", "Ana", "clinician")
+    first, welcome = await join(server, "alpha", "clin-a", "Ana", "clinician")
     assert welcome["type"] == "welcome" and welcome["peers"] == []
     second, welcome2 = await join(server, "alpha", "token-a", "Ben")
     assert welcome2["peers"] == [{"id": welcome["id"], "name": "Ana", "role": "clinician"}]
@@ -56,6 +57,56 @@ async def test_peers_are_told_about_each_other_and_descriptions_are_relayed(serv
     assert relayed == {"type": "offer", "sdp": "v=0", "from": welcome2["id"]}
     await second.close()
     assert json.loads(await first.recv()) == {"type": "peer-left", "id": welcome2["id"]}
+
+
+@pytest.mark.parametrize("role", ["clinician", "bot"])
+async def test_a_privileged_role_with_the_participant_token_is_refused_naming_the_fix(
+    server: RoomServer, role: str
+) -> None:
+    bystander, _ = await join(server, "alpha", "token-a", "Ben")
+    ws, reply = await join(server, "alpha", "token-a", "Mallory", role)
+    assert reply["type"] == "error" and reply["code"] == "role-needs-clinician-token"
+    assert f"{role!r} needs the clinician's private link" in reply["message"]
+    assert "join as client or guest" in reply["message"]
+    with pytest.raises(websockets.ConnectionClosed):
+        await asyncio.wait_for(ws.recv(), 5)
+    assert ws.close_code == 4003
+    assert [p.name for p in server.rooms["alpha"].peers.values()] == ["Ben"]
+    with pytest.raises(TimeoutError):  # nobody was told about a peer that never got in
+        await asyncio.wait_for(bystander.recv(), 0.3)
+
+
+async def test_the_clinician_token_admits_privileged_roles_and_everyone_sees_the_verified_role(
+    server: RoomServer,
+) -> None:
+    client, _ = await join(server, "alpha", "token-a", "Sam", "client")
+    bot, welcome = await join(server, "alpha", "clin-a", "Assistant", "bot")
+    assert welcome["type"] == "welcome" and welcome["role"] == "bot"
+    assert json.loads(await client.recv())["peer"] == {"id": welcome["id"], "name": "Assistant", "role": "bot"}
+    clinician, welcome3 = await join(server, "alpha", "clin-a", "Dr. Lee", "clinician")
+    assert {p["name"]: p["role"] for p in welcome3["peers"]} == {"Sam": "client", "Assistant": "bot"}
+    for ws in (client, bot):
+        assert json.loads(await ws.recv())["peer"]["role"] == "clinician"
+    # A name proves nothing: a client may call itself "Assistant" and is still relayed as a client.
+    mimic, welcome4 = await join(server, "alpha", "token-a", "Assistant", "client")
+    assert welcome4["role"] == "client"
+    assert json.loads(await bot.recv())["peer"] == {"id": welcome4["id"], "name": "Assistant", "role": "client"}
+
+
+async def test_the_clinician_token_only_works_in_its_own_room(server: RoomServer) -> None:
+    _, reply = await join(server, "beta", "clin-a", "Ana", "clinician")
+    assert reply["code"] == "bad-token"
+
+
+def test_every_room_gets_a_distinct_clinician_token_and_link() -> None:
+    server = RoomServer({"r": "tok", "s": "tok"}, port=0)
+    participant, clinician = server.link("r"), server.link("r", role="clinician")
+    assert participant.token == "tok" and clinician.token not in (None, "tok")
+    assert server.link("s", role="clinician").token != clinician.token
+    assert clinician.link.endswith("&as=clinician") and "as=" not in participant.link
+    assert RoomUrl.parse(clinician.link) == clinician
+    with pytest.raises(ValueError, match=r"room r: the clinician token equals the participant token.*Fix"):
+        RoomServer({"r": "same"}, port=0, clinician_tokens={"r": "same"})
 
 
 @pytest.mark.parametrize(

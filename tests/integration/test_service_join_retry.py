@@ -20,9 +20,10 @@ pytestmark = pytest.mark.slow
 
 async def test_refused_join_is_retried_until_the_window_closes_and_recorded(tmp_path: Path, room) -> None:
     base = load_settings(write_config(tmp_path))
-    wrong_token = room.link("r").link.replace("token=tok", "token=wrong")
+    bot_link = room.link("r", role="clinician")
+    wrong_token = bot_link.link.replace(f"token={bot_link.token}", "token=wrong")
     start, end = window(0, 6)
-    declined = session_toml("declined", room.link("r").link, "lee", start, end)
+    declined = session_toml("declined", bot_link.link, "lee", start, end)
     schedule = write_schedule(tmp_path, [
         session_toml("refused", wrong_token, "rivera", start, end),
         declined + '[sessions.settings.consent]\nmode = "declined"\n',

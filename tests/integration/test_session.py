@@ -19,7 +19,7 @@ async def test_operator_stop_leaves_and_writes_the_note_for_what_was_said(room, 
     client = RoomConnector(room.link("r"), "Sam", role="client")
     await client.join()
     pump = asyncio.ensure_future(drain(client))
-    runner = SessionRunner(settings, RoomConnector(room.link("r"), "Bot"), engine)
+    runner = SessionRunner(settings, RoomConnector(room.link("r", role="clinician"), "Bot"), engine)
     session = asyncio.ensure_future(runner.run())
     await wait_for(lambda: runner.state == State.LISTENING)
     samples, rate = render_speech("I walked to the park every morning this week.", "en-us", 150)
@@ -36,9 +36,9 @@ async def test_operator_stop_leaves_and_writes_the_note_for_what_was_said(room, 
 
 async def test_late_joiner_gets_the_short_announcement_once(room, engine, make_settings) -> None:
     settings = make_settings(transcription={"model": "tiny.en"})
-    runner = SessionRunner(settings, RoomConnector(room.link("r"), "Bot"), engine)
+    runner = SessionRunner(settings, RoomConnector(room.link("r", role="clinician"), "Bot"), engine)
     session = asyncio.ensure_future(runner.run())
-    first = RoomConnector(room.link("r"), "Ana", role="clinician")
+    first = RoomConnector(room.link("r", role="clinician"), "Ana", role="clinician")
     await wait_for(lambda: runner.state == State.ANNOUNCING)
     await first.join()
     pumps = [asyncio.ensure_future(drain(first))]
@@ -59,6 +59,6 @@ async def test_late_joiner_gets_the_short_announcement_once(room, engine, make_s
 
 async def test_nobody_joined_ends_the_session_with_an_honest_empty_note(room, engine, make_settings) -> None:
     settings = make_settings(transcription={"model": "tiny.en"}, leave={"nobody_joined_timeout_s": 1.0})
-    result = await asyncio.wait_for(SessionRunner(settings, RoomConnector(room.link("r"), "Bot"), engine).run(), 30)
+    result = await asyncio.wait_for(SessionRunner(settings, RoomConnector(room.link("r", role="clinician"), "Bot"), engine).run(), 30)
     assert result.reason == "nobody joined" and result.segments == []
     assert "Not discussed in this session." in result.note_markdown.read_text()

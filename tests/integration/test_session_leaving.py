@@ -30,7 +30,7 @@ async def run_with_a_client_present(room, runner: SessionRunner) -> tuple[object
 async def test_scheduled_end_plus_grace_ends_a_session_someone_is_still_in(room, engine, make_settings) -> None:
     settings = make_settings(transcription={"model": "tiny.en"}, leave={"scheduled_end_grace_s": 1.0})
     end = datetime.now(UTC) + timedelta(seconds=2)
-    runner = SessionRunner(settings, RoomConnector(room.link("r"), "Bot"), engine, scheduled_end=end)
+    runner = SessionRunner(settings, RoomConnector(room.link("r", role="clinician"), "Bot"), engine, scheduled_end=end)
     result, duration = await run_with_a_client_present(room, runner)
     assert result.state == State.DONE and result.reason == "scheduled end passed"
     assert datetime.now(UTC) >= end + timedelta(seconds=1)
@@ -41,7 +41,7 @@ async def test_scheduled_end_plus_grace_ends_a_session_someone_is_still_in(room,
 async def test_hard_maximum_duration_ends_a_session(room, engine, make_settings) -> None:
     settings = make_settings(transcription={"model": "tiny.en"}, leave={"max_duration_s": 2.0})
     far_end = datetime.now(UTC) + timedelta(hours=1)
-    runner = SessionRunner(settings, RoomConnector(room.link("r"), "Bot"), engine, scheduled_end=far_end)
+    runner = SessionRunner(settings, RoomConnector(room.link("r", role="clinician"), "Bot"), engine, scheduled_end=far_end)
     result, duration = await run_with_a_client_present(room, runner)
     assert result.state == State.DONE and result.reason == "hard maximum duration reached"
     assert 2.0 <= duration < 30.0
