@@ -4,16 +4,17 @@ Why HTML besides Markdown: each statement's citations are links that jump to the
 transcript lines (highlighted with :target), which makes checking a statement against
 what was said one click. The page loads nothing from anywhere (inline CSS, no scripts,
 no fonts, no images), so opening it never contacts a server, and every piece of text
-(transcript, names, titles) is HTML-escaped: a transcript that contains markup shows
-it as text. Written owner-only (0600) like every note file.
+(transcript, names, titles) is HTML-escaped, on one line and without bidi controls
+(bot/escape.py): a transcript that contains markup shows it as text. Written owner-only
+(0600) like every note file.
 """
 
 from __future__ import annotations
 
 import re
-from html import escape
 from pathlib import Path
 
+from bot.escape import html_text
 from bot.files import ensure_private_dir, write_private
 from bot.notes.base import Evidence, Note, Section
 from bot.notes.render import clock, session_facts
@@ -41,25 +42,25 @@ def anchor_id(segment_id: str) -> str:
 
 
 def _citation(evidence: Evidence, linked: bool) -> str:
-    label = escape(f"{evidence.segment_id} {clock(evidence.start)}\u2013{clock(evidence.end)} {evidence.speaker}")
+    label = html_text(f"{evidence.segment_id} {clock(evidence.start)}\u2013{clock(evidence.end)} {evidence.speaker}")
     if linked:
-        return f'<a href="#{escape(anchor_id(evidence.segment_id))}">{label}</a>'
+        return f'<a href="#{html_text(anchor_id(evidence.segment_id))}">{label}</a>'
     return label
 
 
 def _section(section: Section, linked: bool, risk: bool) -> str:
     opening = '<section class="risk">' if risk else "<section>"
-    parts = [opening, f"<h2>{escape(section.title)}</h2>"]
+    parts = [opening, f"<h2>{html_text(section.title)}</h2>"]
     if section.requires_approval:
         parts.append('<p class="approval">Requires clinician approval before it is shared with the client. '
                      "Nothing here has been sent to anyone.</p>")
     if not section.statements:
-        parts.append(f'<p class="empty">{escape(section.empty_text)}</p>')
+        parts.append(f'<p class="empty">{html_text(section.empty_text)}</p>')
     else:
         parts.append('<ul class="statements">')
         for statement in section.statements:
             cites = ", ".join(_citation(e, linked) for e in statement.evidence)
-            parts.append(f'<li>{escape(statement.text)} <span class="cite">({cites})</span></li>')
+            parts.append(f'<li>{html_text(statement.text)} <span class="cite">({cites})</span></li>')
         parts.append("</ul>")
     parts.append("</section>")
     return "\n".join(parts)
@@ -71,10 +72,10 @@ def to_html(note: Note, include_transcript: bool) -> str:
     linked = include_transcript and bool(note.transcript)
     risk_titles = {note.sections[0].title} if note.risk_flags is not None and note.sections else set()
     body = [
-        f"<h1>Session note (draft) \u2014 {escape(f.started_at[:10])}</h1>",
-        f'<p class="banner">{escape(note.banner)}</p>',
+        f"<h1>Session note (draft) \u2014 {html_text(f.started_at[:10])}</h1>",
+        f'<p class="banner">{html_text(note.banner)}</p>',
         '<ul class="facts">',
-        *(f"<li>{label}: <code>{escape(value)}</code></li>" if label == "Session id" else f"<li>{label}: {escape(value)}</li>"
+        *(f"<li>{label}: <code>{html_text(value)}</code></li>" if label == "Session id" else f"<li>{label}: {html_text(value)}</li>"
           for label, value in session_facts(note)),
         "</ul>",
     ]
@@ -84,18 +85,18 @@ def to_html(note: Note, include_transcript: bool) -> str:
         body.append('<ol class="transcript">')
         for s in note.transcript:
             body.append(
-                f'<li id="{escape(anchor_id(s.id))}"><span class="time">{escape(s.id)} '
-                f"{clock(s.start)}\u2013{clock(s.end)}</span> <span class=\"who\">{escape(s.display_name)}:</span> "
-                f"{escape(s.text)}</li>"
+                f'<li id="{html_text(anchor_id(s.id))}"><span class="time">{html_text(s.id)} '
+                f"{clock(s.start)}\u2013{clock(s.end)}</span> <span class=\"who\">{html_text(s.display_name)}:</span> "
+                f"{html_text(s.text)}</li>"
             )
         body.append("</ol>")
-    language = escape(f.language or "en")
+    language = html_text(f.language or "en")
     return (
         f'<!DOCTYPE html>\n<html lang="{language}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<meta name="referrer" content="no-referrer">\n'
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
-        f"<title>Session note (draft) \u2014 {escape(f.session_id)}</title>\n"
+        f"<title>Session note (draft) \u2014 {html_text(f.session_id)}</title>\n"
         f"<style>{_CSS}</style>\n</head>\n<body>\n<main>\n" + "\n".join(body) + "\n</main>\n</body>\n</html>\n"
     )
 

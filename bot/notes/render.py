@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bot.escape import markdown_inline as md
 from bot.files import ensure_private_dir, write_private
 from bot.notes.base import Note
 from bot.transcribe.segment import Gap
@@ -41,28 +42,29 @@ def to_markdown(note: Note, include_transcript: bool) -> str:
     lines = [
         f"# Session note (draft) — {note.facts.started_at[:10]}",
         "",
-        f"> **{note.banner}**",
+        f"> **{md(note.banner)}**",
         "",
         "## Session",
         "",
-        *(f"- {label}: `{value}`" if label == "Session id" else f"- {label}: {value}"
+        *(f"- {label}: `{value}`" if label == "Session id" else f"- {md(label)}: {md(value)}"
           for label, value in session_facts(note)),
         "",
     ]
     for section in note.sections:
-        lines += [f"## {section.title}", ""]
+        lines += [f"## {md(section.title)}", ""]
         if not section.statements:
-            lines += [f"_{section.empty_text}_", ""]
+            lines += [f"_{md(section.empty_text)}_", ""]
             continue
         linked = include_transcript and bool(note.transcript)
         for statement in section.statements:
             cites = ", ".join(_citation(e.segment_id, e.start, e.end, linked) for e in statement.evidence)
-            lines.append(f"- {statement.text} ({cites})")
+            lines.append(f"- {md(statement.text)} ({cites})")
         lines.append("")
     if include_transcript and note.transcript:
         lines += ["## Transcript (automatic; may contain recognition errors)", ""]
         for s in note.transcript:
-            lines.append(f"- <a id=\"{s.id}\"></a>**{s.id}** {clock(s.start)}–{clock(s.end)} {s.display_name}: {s.text}")
+            lines.append(f"- <a id=\"{s.id}\"></a>**{s.id}** {clock(s.start)}–{clock(s.end)} "
+                         f"{md(s.display_name)}: {md(s.text)}")
         lines.append("")
     return "\n".join(lines)
 
