@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 import urllib.request
 from collections.abc import AsyncIterator
 
@@ -153,3 +155,45 @@ async def test_page_is_served_and_other_paths_are_not(server: RoomServer) -> Non
     assert status == 200 and "getUserMedia" in body and "RTCPeerConnection" in body
     status, _ = await asyncio.to_thread(get, "/etc/passwd")
     assert status == 404
+
+
+def test_the_clinician_token_setting_must_differ_from_the_join_token() -> None:
+    from bot.config import ConfigError, settings_from_mapping
+
+    room = settings_from_mapping({"room": {"token": "a", "clinician_token": "b"}}).room
+    assert (room.token, room.clinician_token) == ("a", "b")
+    with pytest.raises(ConfigError, match=r"room\.clinician_token: .*must differ from room\.token"):
+        settings_from_mapping({"room": {"token": "same", "clinician_token": "same"}})
+
+
+@pytest.mark.slow
+async def test_the_room_command_prints_both_links_and_only_the_private_one_admits_the_clinician(tmp_path) -> None:
+    env = {**os.environ, "SESSIONBOT_ROOM_TOKEN": "participant-tok", "SESSIONBOT_ROOM_CLINICIAN_TOKEN": "clinician-tok"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "room", "--room", "therapy", "--port", "0", env=env, cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        assert process.stdout is not None
+        lines: list[str] = []
+        while not lines or "Ctrl-C" not in lines[-1]:
+            lines.append((await asyncio.wait_for(process.stdout.readline(), 60)).decode())
+            assert lines[-1], "the room command exited early"
+        participant = next(line for line in lines if line.startswith("room therapy: "))
+        private = next(line for line in lines if "private" in line)
+        participant_url = RoomUrl.parse(participant.split(": ", 1)[1].strip())
+        clinician_url = RoomUrl.parse(private.rsplit(" ", 1)[1].strip())
+        assert (participant_url.token, clinician_url.token) == ("participant-tok", "clinician-tok")
+        assert clinician_url.clinician and not participant_url.clinician
+
+        async def join_as(url: RoomUrl, role: str) -> dict:
+            async with websockets.connect(url.websocket) as ws:
+                await ws.send(json.dumps({"type": "join", "room": url.room, "token": url.token, "name": "X",
+                                          "role": role}))
+                return json.loads(await asyncio.wait_for(ws.recv(), 5))
+
+        assert (await join_as(clinician_url, "clinician"))["role"] == "clinician"
+        assert (await join_as(participant_url, "clinician"))["code"] == "role-needs-clinician-token"
+    finally:
+        process.kill()
+        await process.wait()
