@@ -179,9 +179,9 @@ def room(config: Path | None, rooms: tuple[str, ...], host: str | None, port: in
     async def serve() -> None:
         async with server:
             for name in rooms:
-                console.print(f"room {name}: {server.link(name).link}", markup=False, highlight=False)
+                console.print(f"room {name}: {server.link(name).link}", markup=False, soft_wrap=True)
                 console.print(f"  private, for the clinician and `sessionbot join` only: "
-                              f"{server.link(name, role='clinician').link}", markup=False, highlight=False)
+                              f"{server.link(name, role='clinician').link}", markup=False, soft_wrap=True)
             console.print("Give the first link to participants; keep the private clinician link to yourself "
                           "(it grants the chat commands) and give it to `sessionbot join` for the bot. Ctrl-C stops.")
             await asyncio.Future()
