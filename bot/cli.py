@@ -548,13 +548,12 @@ def recover(config: Path | None) -> None:
     key = _journal_key(settings)
     if key is None:
         fail("journal.enabled is false: there are no journals to recover")
-    results = recover_all(settings, key)  # type: ignore[arg-type]
+    results = recover_all(settings, key, include_in_use=True)  # type: ignore[arg-type]
     for result in results:
-        click.echo(f"{result.journal.name}: " + (f"{result.segments} segments → {result.note}" if result.note
-                                                 else f"NOT recovered ({result.error})"))
+        click.echo(f"{result.journal.name}: {result.summary}")
     if not results:
         click.echo(f"no unfinished journals in {settings.journal.directory}")
-    sys.exit(1 if any(r.note is None for r in results) else 0)
+    sys.exit(1 if any(r.outcome == "failed" for r in results) else 0)
 
 
 @main.command()

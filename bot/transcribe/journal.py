@@ -24,7 +24,16 @@ Record kinds (the plaintext inside the ciphertext)::
     {"kind": "segment", "segment": Segment.to_dict()}
     {"kind": "participant", "participant": {"id", "display_name", "role"}}
     {"kind": "gap", "from_s", "to_s", "reason"}
+    {"kind": "objection"}        <- a participant objected: recovery purges, never notes
     {"kind": "end", "reason"}
+
+(A reader older than the "objection" kind refuses such a journal as malformed
+and leaves it in place: safe, so the format version stays 1.)
+
+A live journal is locked by its writer (`flock`, exclusive, on the journal file
+itself) for as long as it is open; recovery claims the same lock before reading,
+so it never turns a journal that another running process is writing into a note,
+and two recoveries never finish the same journal.
 
 Every append is a single write(2) of a whole line on an O_APPEND descriptor
 followed by fsync(2). A crash can therefore leave at most one incomplete final
@@ -36,13 +45,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
+import fcntl
 import hashlib
 import json
 import os
 import re
 import stat
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,12 +78,14 @@ TAG_BYTES = 16
 FORMAT = "sessionbot-journal"
 VERSION = 1
 SUFFIX = ".journal"
-KINDS = ("segment", "participant", "gap", "end")
+KINDS = ("segment", "participant", "gap", "objection", "end")
 
 _AAD_PREFIX = b"sessionbot-journal/v1\x00"
 _SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _KEY_FIX = "generate one with `sessionbot journal-key`"
 _Scalar = str | int | float | bool | None
+_MetaValue = _Scalar | Sequence[str]  # lists of names (consent purposes), never text
+_LOCK_WAIT_S = 2.0
 
 
 class JournalError(Exception):
@@ -80,6 +94,75 @@ class JournalError(Exception):
 
 class JournalClosedError(JournalError):
     """An append to a journal that was closed, ended or deleted."""
+
+
+class JournalInUseError(JournalError):
+    """The journal is locked by a live process: its writer, or a recovery under way."""
+
+
+# -- locking -------------------------------------------------------------------------
+#
+# The lock is flock(2) on the journal file itself rather than on a sibling lock file:
+# the lock then lives exactly as long as the file and its writer (no stale lock files
+# to clean up, no window where a lock file exists without its journal or the other way
+# round), and a journal is deleted while its lock is still held. flock is released by
+# the kernel when the process dies, however it dies.
+#
+# Over NFS (a volume shared by Kubernetes Jobs) Linux emulates flock with POSIX
+# record locks, which need a descriptor open for writing and are dropped when the
+# process closes *any* descriptor of the file. So a holder reads, overwrites and
+# deletes through its locked descriptor only, and this process never opens a journal
+# it holds itself (`_HELD`).
+
+_HELD: set[tuple[int, int]] = set()  # (st_dev, st_ino) of the journals this process holds locked
+_HELD_LOCK = threading.Lock()
+
+
+def _identity(info: os.stat_result) -> tuple[int, int]:
+    return info.st_dev, info.st_ino
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            return False
+        raise
+    return True
+
+
+def _still_named(fd: int, path: Path) -> bool:
+    """Whether `fd` is still the file at `path` (not removed or replaced while we waited for its lock)."""
+    try:
+        named = path.stat()
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return held.st_nlink > 0 and _identity(held) == _identity(named)
+
+
+def _hold(fd: int) -> tuple[int, int]:
+    identity = _identity(os.fstat(fd))
+    with _HELD_LOCK:
+        _HELD.add(identity)
+    return identity
+
+
+def _release(fd: int, identity: tuple[int, int]) -> None:
+    """Drop the lock (closing its descriptor is what releases it)."""
+    with _HELD_LOCK:
+        _HELD.discard(identity)
+    os.close(fd)
+
+
+def _held_here(path: Path) -> bool:
+    try:
+        identity = _identity(path.stat())
+    except OSError:
+        return False
+    with _HELD_LOCK:
+        return identity in _HELD
 
 
 # -- keys ----------------------------------------------------------------------------
@@ -219,6 +302,9 @@ def _validate_record(record: Mapping[str, Any]) -> None:
     elif kind == "end":
         if not isinstance(record["reason"], str):
             raise ValueError("end reason must be a string")
+    elif kind == "objection":
+        if set(record) != {"kind"}:
+            raise ValueError("an objection record carries nothing but its kind")
     else:
         raise ValueError(f"unknown record kind {kind!r}; expected one of {', '.join(KINDS)}")
 
@@ -230,20 +316,30 @@ class TranscriptJournal:
     """The journal of one session, open for appending. Thread-safe.
 
     Creating one creates `<journal_dir>/<session_id>.journal` (exclusively: an
-    existing journal is never appended to or overwritten) and writes its header.
-    `metadata` goes into the header in plaintext: give it non-content facts only
-    (language, consent mode, ...), never names or text; those go in records."""
+    existing journal is never appended to or overwritten), locks it for as long
+    as it is open (see "locking" above; JournalInUseError if another process
+    holds it) and writes its header. `metadata` goes into the header in
+    plaintext: give it non-content facts only (language, consent mode, consented
+    purposes, note template, ...), never names or text; those go in records."""
 
     def __init__(
-        self, journal_dir: Path, session_id: str, key: bytes, metadata: Mapping[str, _Scalar] | None = None
+        self, journal_dir: Path, session_id: str, key: bytes, metadata: Mapping[str, _MetaValue] | None = None
     ) -> None:
         self._aead = _check_key(key)
         self.session_id = session_id
         self.path = journal_path(journal_dir, session_id)
-        meta = dict(metadata or {})
-        for name, value in meta.items():
-            if not isinstance(name, str) or not isinstance(value, _Scalar):
-                raise TypeError(f"journal metadata {name!r}: only str/int/float/bool/None values (it is plaintext)")
+        meta: dict[str, Any] = {}
+        for name, value in (metadata or {}).items():
+            if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+                if not all(isinstance(item, str) for item in value):
+                    raise TypeError(f"journal metadata {name!r}: a list may hold only str values (it is plaintext)")
+                value = list(value)
+            elif not isinstance(value, _Scalar):
+                raise TypeError(f"journal metadata {name!r}: only str/int/float/bool/None values or lists of str "
+                                "(it is plaintext)")
+            if not isinstance(name, str):
+                raise TypeError(f"journal metadata key {name!r}: must be a str")
+            meta[name] = value
         header = {
             "format": FORMAT,
             "version": VERSION,
@@ -256,27 +352,64 @@ class TranscriptJournal:
         self._header_digest = hashlib.sha256(header_line).digest()
         self._lock = threading.Lock()
         self._seq = 0
-        self._state = "open"  # open | ended | closed | deleted | failed
+        self._state = "open"  # open | objected | ended | closed | deleted | failed
         ensure_private_dir(journal_dir)
-        try:
-            self._fd: int | None = os.open(
-                self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_APPEND, PRIVATE_FILE_MODE
-            )
-        except FileExistsError:
-            raise JournalError(
-                f"{self.path}: a journal for session {session_id} already exists. "
-                "Fix: recover or delete it first (journals are never reopened for writing)."
-            ) from None
+        self._fd: int | None = None
+        self._fd, self._identity = self._create_locked()
         try:
             os.fchmod(self._fd, PRIVATE_FILE_MODE)  # the umask may have removed bits, never added: be exact
             self._write_durably(header_line + b"\n")
         except BaseException:
-            os.close(self._fd)
+            self.path.unlink(missing_ok=True)  # still under our lock: no recovery sees the half-made file
+            _release(self._fd, self._identity)
             self._fd = None
-            self.path.unlink(missing_ok=True)
             raise
         _fsync_dir(self.path.parent)
         log.info("journal_opened", session_id=session_id, metadata_keys=sorted(meta))
+
+    def _create_locked(self) -> tuple[int, tuple[int, int]]:
+        """Create the journal exclusively and take its lock before anything is written to it."""
+        for _attempt in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_APPEND, PRIVATE_FILE_MODE)
+            except FileExistsError:
+                raise self._exists_error() from None
+            # In the instant between open() and flock() a recovery in another process can claim the
+            # new, empty file; it holds it only to remove it, so wait for that rather than fail.
+            deadline = time.monotonic() + _LOCK_WAIT_S
+            while not _try_lock(fd):
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise JournalInUseError(
+                        f"{self.path}: the journal of session {self.session_id} is locked by another process. "
+                        "Fix: is another sessionbot running this session? Stop it, or use another session id."
+                    )
+                time.sleep(0.01)
+            if _still_named(fd, self.path):
+                return fd, _hold(fd)
+            os.close(fd)  # that recovery removed it (empty): create it afresh
+        raise JournalInUseError(
+            f"{self.path}: the journal of session {self.session_id} was removed by another process while it was "
+            "being created, three times. Fix: check what else runs recovery on this journal directory."
+        )
+
+    def _exists_error(self) -> JournalError:
+        try:
+            claim = claim_journal(self.path)
+        except JournalInUseError:
+            return JournalInUseError(
+                f"{self.path}: a journal for session {self.session_id} is being written by a running session "
+                "(in this process or another). Fix: do not run the same session twice; wait for the other one to "
+                "finish, or stop it."
+            )
+        except OSError:
+            claim = None
+        if claim is not None:
+            claim.release()
+        return JournalError(
+            f"{self.path}: a journal for session {self.session_id} already exists. "
+            "Fix: recover or delete it first (journals are never reopened for writing)."
+        )
 
     # -- appending
 
@@ -309,6 +442,24 @@ class TranscriptJournal:
         """Write the "end" record (the session finished normally) and close."""
         self.append("end", {"reason": reason})
 
+    def mark_objection(self) -> None:
+        """Durably record that someone objected, before delete(): if the process dies in between,
+        recovery purges the journal instead of making a note of it. Content-free.
+
+        Nothing can be appended afterwards; the journal stays locked until delete() or close().
+        Never raises for a journal that cannot take the marker (already closed, ended or failed,
+        disk full): it logs that, and the caller goes on to delete() regardless."""
+        with self._lock:
+            if self._state == "objected":
+                return
+        try:
+            self.append("objection", {})
+        except JournalError as exc:
+            log.error("journal_objection_not_marked", session_id=self.session_id, state=self._state,
+                      error=type(exc).__name__)
+            return
+        log.info("journal_objection_marked", session_id=self.session_id, records=self._seq)
+
     def append(self, kind: str, data: Mapping[str, Any]) -> None:
         """Encrypt and append one record, durably: when this returns, the record survives a crash."""
         record = {**data, "kind": kind}
@@ -337,6 +488,8 @@ class TranscriptJournal:
             self._seq = seq
             if kind == "end":
                 self._close_locked("ended")
+            elif kind == "objection":
+                self._state = "objected"  # keeps the descriptor, and so the lock, until delete()
 
     def _write_durably(self, line: bytes) -> None:
         assert self._fd is not None
@@ -349,12 +502,12 @@ class TranscriptJournal:
     # -- closing
 
     def _close_locked(self, state: str) -> None:
-        """Close the descriptor; `state` is kept unless the journal was already ended/failed/deleted
-        (a later close() does not hide why it stopped, but a delete() always shows)."""
+        """Close the descriptor (which releases the lock); `state` is kept unless the journal was already
+        ended/failed/deleted (a later close() does not hide why it stopped, but a delete() always shows)."""
         if self._fd is not None:
-            os.close(self._fd)
+            _release(self._fd, self._identity)
             self._fd = None
-        if self._state == "open" or state == "deleted":
+        if self._state in ("open", "objected") or state == "deleted":
             self._state = state
 
     def close(self) -> None:
@@ -363,10 +516,17 @@ class TranscriptJournal:
             self._close_locked("closed")
 
     def delete(self) -> None:
-        """Close, overwrite the file with zeros once, fsync, and unlink it. See delete_journal()."""
+        """Overwrite the file with zeros once, fsync, unlink it, and close (see delete_journal()).
+
+        All while still holding the lock, so no recovery can claim the journal half-deleted."""
         with self._lock:
-            self._close_locked("deleted")
-            delete_journal(self.path)
+            try:
+                if self._fd is not None:
+                    _erase(self.path, _without_append(self._fd))
+                else:
+                    delete_journal(self.path)
+            finally:
+                self._close_locked("deleted")
         log.info("journal_deleted", session_id=self.session_id, records=self._seq)
 
     def __enter__(self) -> TranscriptJournal:
@@ -391,6 +551,24 @@ def delete_journal(path: Path) -> None:
         return
     except OSError:
         fd = -1
+    try:
+        _erase(path, fd)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def _without_append(fd: int) -> int:
+    """`fd` with O_APPEND cleared: with it, Linux puts pwrite() at the end instead of at the offset."""
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_APPEND)
+    except OSError:
+        return -1  # no overwrite then; the unlink still happens
+    return fd
+
+
+def _erase(path: Path, fd: int) -> None:
+    """Zero the file through `fd` (writable, not O_APPEND; -1 for none), then unlink `path`. Leaves `fd` open."""
     if fd >= 0:
         try:
             size = os.fstat(fd).st_size
@@ -401,8 +579,6 @@ def delete_journal(path: Path) -> None:
             os.fsync(fd)
         except OSError as exc:
             log.warning("journal_overwrite_failed", error=type(exc).__name__)
-        finally:
-            os.close(fd)
     try:
         path.unlink()
     except FileNotFoundError:
@@ -455,6 +631,7 @@ class JournalContents:
     participants: list[Participant] = field(default_factory=list)  # last record per id, first-seen order
     ended: bool = False
     end_reason: str | None = None
+    objected: bool = False  # carries the objection marker: to be purged, never made into a note
     corrupt_tail: bool = False  # the last line was torn by a crash mid-write and was ignored
     records: int = 0  # complete, authenticated records
 
@@ -468,9 +645,14 @@ def read_journal(path: Path, key: bytes) -> JournalContents:
 
     A final line without its newline (a crash mid-write) is ignored and reported
     as `corrupt_tail`. Anything else that does not parse or authenticate (wrong
-    key, reordered/removed/foreign records, edited header) raises JournalError."""
+    key, reordered/removed/foreign records, edited header) raises JournalError.
+
+    This reads without the lock: for recovery, claim_journal() and read() the claim."""
+    return _parse_journal(path, path.read_bytes(), key)
+
+
+def _parse_journal(path: Path, data: bytes, key: bytes) -> JournalContents:
     aead = _check_key(key)
-    data = path.read_bytes()
     lines = data.split(b"\n")
     torn = lines.pop()  # b"" when the file ends with a newline
     contents = JournalContents(path=path, header={}, corrupt_tail=bool(torn))
@@ -525,6 +707,8 @@ def read_journal(path: Path, key: bytes) -> JournalContents:
             participants[p.id] = p
         elif kind == "gap":
             contents.gaps.append(Gap(float(record["from_s"]), float(record["to_s"]), record["reason"]))
+        elif kind == "objection":
+            contents.objected = True
         else:
             contents.ended = True
             contents.end_reason = record["reason"]
@@ -539,7 +723,10 @@ def find_unfinished(journal_dir: Path, key: bytes) -> list[Path]:
 
     The "end" record is encrypted like every other, so this needs the key. A
     journal that cannot be read (wrong key, damage) is listed too: it is not
-    known to be finished, and read_journal() on it gives the reason."""
+    known to be finished, and read_journal() on it gives the reason. So is one
+    that carries the objection marker (it still has to be purged), and one this
+    process is writing (listed unread: see "locking"). A journal another process
+    is writing is listed too; recovery skips it by claim_journal()."""
     _check_key(key)
     if not journal_dir.is_dir():
         return []
@@ -553,11 +740,85 @@ def find_unfinished(journal_dir: Path, key: bytes) -> list[Path]:
             found.append((info.st_mtime, path.name, path))
     unfinished: list[Path] = []
     for _mtime, _name, path in sorted(found):
+        if _held_here(path):
+            unfinished.append(path)
+            continue
         try:
-            ended = read_journal(path, key).ended
+            contents = read_journal(path, key)
+            finished = contents.ended and not contents.objected
         except (JournalError, OSError) as exc:
             log.warning("journal_unreadable", file=path.name, error=type(exc).__name__)
-            ended = False
-        if not ended:
+            finished = False
+        if not finished:
             unfinished.append(path)
     return unfinished
+
+
+# -- claiming for recovery -------------------------------------------------------------
+
+
+class ClaimedJournal:
+    """A journal locked by this process for recovery: its writer is gone (crashed, or finished),
+    and no other recovery can claim it until release(). Read and delete it through the claim."""
+
+    def __init__(self, path: Path, fd: int, identity: tuple[int, int]) -> None:
+        self.path = path
+        self._fd: int | None = fd
+        self._identity = identity
+
+    def read(self, key: bytes) -> JournalContents:
+        """Like read_journal(), through the locked descriptor."""
+        if self._fd is None:
+            raise JournalClosedError(f"{self.path}: the claim was released")
+        size = os.fstat(self._fd).st_size
+        chunks: list[bytes] = []
+        offset = 0
+        while offset < size:
+            chunk = os.pread(self._fd, size - offset, offset)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            offset += len(chunk)
+        return _parse_journal(self.path, b"".join(chunks), key)
+
+    def delete(self) -> None:
+        """Zero, unlink and release (see delete_journal()), the lock held until the file is gone."""
+        if self._fd is None:
+            raise JournalClosedError(f"{self.path}: the claim was released")
+        try:
+            _erase(self.path, self._fd)
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        if self._fd is not None:
+            _release(self._fd, self._identity)
+            self._fd = None
+
+    def __enter__(self) -> ClaimedJournal:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()
+
+
+def claim_journal(path: Path) -> ClaimedJournal | None:
+    """Lock `path` for recovery, without waiting. None if it is gone (another recovery finished it);
+    JournalInUseError if a live process holds it: its writer, this process included, or a recovery."""
+    if _held_here(path):
+        raise JournalInUseError(f"{path}: this process is writing or recovering it")
+    try:
+        # Read-write, though recovery only reads: over NFS an exclusive flock needs a writable descriptor.
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return None
+    try:
+        if not _try_lock(fd):
+            raise JournalInUseError(f"{path}: locked by a running process (its writer, or another recovery)")
+        if not _still_named(fd, path):
+            os.close(fd)
+            return None
+    except BaseException:
+        os.close(fd)
+        raise
+    return ClaimedJournal(path, fd, _hold(fd))

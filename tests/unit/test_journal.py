@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import errno
+import fcntl
 import json
 import os
 import re
@@ -23,8 +24,10 @@ from bot.transcribe.journal import (
     KEY_ENV,
     JournalClosedError,
     JournalError,
+    JournalInUseError,
     JournalWriter,
     TranscriptJournal,
+    claim_journal,
     find_unfinished,
     generate_key,
     load_journal_key,
@@ -309,6 +312,139 @@ def test_invalid_records_are_refused_before_writing(tmp_path: Path) -> None:
     with pytest.raises(JournalClosedError):
         journal.append_gap(1, 2, "late")
     assert read_journal(journal.path, KEY).records == 1
+
+
+# -- ownership: the writer's lock, the objection marker ---------------------------------
+
+
+def _lockable(path: Path) -> bool:
+    """Whether a fresh descriptor can take the journal's lock (as another process would)."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+@pytest.mark.parametrize("finish", ["close", "end", "delete", "failed write"])
+def test_a_live_journal_is_locked_until_it_is_closed_ended_or_deleted(tmp_path: Path, monkeypatch,
+                                                                      finish: str) -> None:
+    journal = TranscriptJournal(tmp_path, "live1", KEY)
+    journal.append_segment(segment(1, LINES[0], "live1"))
+    witness = tmp_path / "witness"
+    os.link(journal.path, witness)  # the same inode, still there after a delete
+    assert not _lockable(journal.path)
+    with pytest.raises(JournalInUseError):
+        claim_journal(journal.path)
+    if finish == "close":
+        journal.close()
+    elif finish == "end":
+        journal.end("call ended")
+    elif finish == "delete":
+        journal.delete()
+    else:
+        def broken_disk(_fd: int) -> None:
+            raise OSError(errno.EIO, "Input/output error")
+
+        monkeypatch.setattr(journal_module.os, "fsync", broken_disk)
+        with pytest.raises(JournalError, match="writing record 2 failed"):
+            journal.append_segment(segment(2, LINES[1], "live1"))
+        monkeypatch.undo()
+    assert _lockable(witness)
+    claim = claim_journal(journal.path)
+    assert (claim is None) is (finish == "delete")
+    if claim is not None:
+        with claim:
+            assert [s.text for s in claim.read(KEY).segments][:1] == [LINES[0]]
+
+
+def test_a_second_writer_of_a_live_journal_is_told_it_is_in_use(tmp_path: Path) -> None:
+    journal = TranscriptJournal(tmp_path, "live1", KEY)
+    with pytest.raises(JournalInUseError, match="being written by a running session"):
+        TranscriptJournal(tmp_path, "live1", KEY)
+    journal.close()
+    with pytest.raises(JournalError, match="already exists") as info:
+        TranscriptJournal(tmp_path, "live1", KEY)
+    assert not isinstance(info.value, JournalInUseError)
+
+
+def test_a_claim_locks_out_writers_and_other_claims_and_deletes_under_its_lock(tmp_path: Path) -> None:
+    path = write_journal(tmp_path, end=False)
+    claim = claim_journal(path)
+    assert claim is not None and not _lockable(path)
+    with pytest.raises(JournalInUseError):
+        claim_journal(path)
+    assert claim.read(KEY).segments == read_journal(path, KEY).segments
+    witness = tmp_path / "witness"
+    os.link(path, witness)
+    size = path.stat().st_size
+    claim.delete()
+    assert not path.exists() and witness.read_bytes() == bytes(size) and _lockable(witness)
+    assert claim_journal(path) is None  # gone: nothing to claim
+
+
+def test_find_unfinished_does_not_read_a_journal_this_process_writes(tmp_path: Path, monkeypatch) -> None:
+    journal = TranscriptJournal(tmp_path, "live1", KEY)
+    opened: list[str] = []
+    real_read = journal_module.read_journal
+    monkeypatch.setattr(journal_module, "read_journal", lambda path, key: opened.append(path.name) or real_read(path, key))
+    assert find_unfinished(tmp_path, KEY) == [journal.path]
+    assert opened == []  # over NFS, opening and closing it would drop this process's own lock
+    journal.close()
+    assert find_unfinished(tmp_path, KEY) == [journal.path] and opened == ["live1.journal"]
+
+
+def test_the_header_carries_lists_of_names_but_nothing_else(tmp_path: Path) -> None:
+    meta = {"language": "en", "purposes": ("notes", "risk_flags"), "note_template": "soap"}
+    with TranscriptJournal(tmp_path, "meta1", KEY, meta) as journal:
+        journal.append_segment(segment(1, LINES[0], "meta1"))
+    assert read_journal(journal.path, KEY).header["metadata"] == {**meta, "purposes": ["notes", "risk_flags"]}
+    for bad in ({"purposes": ["notes", 3]}, {"names": {"p2": "Samuel"}}, {"purposes": [["notes"]]}):
+        with pytest.raises(TypeError, match="journal metadata"):
+            TranscriptJournal(tmp_path, "meta2", KEY, bad)  # type: ignore[arg-type]
+    assert not (tmp_path / "meta2.journal").exists()
+
+
+def test_an_objection_marker_is_durable_content_free_and_final(tmp_path: Path) -> None:
+    journal = TranscriptJournal(tmp_path, "obj1", KEY)
+    writer = JournalWriter(journal)
+    writer(segment(1, LINES[0], "obj1"))
+    size = journal.path.stat().st_size
+    journal.mark_objection()
+    assert journal.path.stat().st_size > size and journal.closed
+    assert not _lockable(journal.path)  # still held: the delete comes next, under the same lock
+    journal.mark_objection()  # once is enough; a second call writes nothing
+    writer(segment(2, "said while the objection was handled", "obj1"))
+    assert (writer.written, writer.skipped) == (1, 1)
+    with pytest.raises(JournalClosedError):
+        journal.end("call ended")
+    journal.close()
+    contents = read_journal(journal.path, KEY)
+    assert contents.objected and not contents.ended and contents.records == 2
+    assert [s.text for s in contents.segments] == [LINES[0]]
+    with pytest.raises(JournalError, match="not a valid 'objection'"):
+        TranscriptJournal(tmp_path, "obj2", KEY).append("objection", {"who": "Samuel"})
+
+
+def test_an_objection_on_a_journal_that_cannot_take_it_does_not_stop_the_delete(tmp_path: Path) -> None:
+    journal = TranscriptJournal(tmp_path, "obj1", KEY)
+    journal.append_segment(segment(1, LINES[0], "obj1"))
+    journal.close()
+    journal.mark_objection()  # logs and returns: the caller's delete() must still run
+    assert not read_journal(journal.path, KEY).objected
+    journal.delete()
+    assert not journal.path.exists()
+
+
+def test_find_unfinished_lists_an_objected_journal(tmp_path: Path) -> None:
+    journal = TranscriptJournal(tmp_path, "obj1", KEY)
+    journal.mark_objection()
+    journal.close()
+    write_journal(tmp_path, "done1", end=True)
+    assert find_unfinished(tmp_path, KEY) == [journal.path]
 
 
 # -- keys ------------------------------------------------------------------------------
