@@ -605,17 +605,82 @@ def run(schedule_path: Path, config: Path | None, executor: str, metrics_port: i
               help="The schedule file `sessionbot run` was given (it names the state file).")
 def status(schedule_path: Path) -> None:
     """Show upcoming and running scheduled sessions and their states (no content)."""
-    from bot.service.schedule import parse_schedule_file
     from bot.service.status import format_status, read_status
 
-    try:
-        state_file = parse_schedule_file(schedule_path).service.state_file.expanduser()
-    except ConfigError as exc:
-        fail(f"schedule error: {exc}")
+    state_file = _state_file(schedule_path)
     current = read_status(state_file)
     if current is None:
         fail(f"no state file at {state_file}: `sessionbot run --schedule {schedule_path}` has not run yet", 1)
-    click.echo(format_status(current))  # type: ignore[arg-type]
+    click.echo(format_status(current, series=_declined_series(state_file).values()))  # type: ignore[arg-type]
+
+
+def _state_file(schedule_path: Path) -> Path:
+    from bot.service.schedule import parse_schedule_file
+
+    try:
+        return parse_schedule_file(schedule_path).service.state_file.expanduser()
+    except ConfigError as exc:
+        fail(f"schedule error: {exc}")
+        raise
+
+
+def _declined_series(state_file: Path) -> dict[str, Any]:
+    from bot.service.declined import DeclinedSeriesError, DeclinedSeriesStore, declined_series_file
+
+    try:
+        return DeclinedSeriesStore(declined_series_file(state_file)).read()
+    except DeclinedSeriesError as exc:
+        fail(str(exc), 1)
+        raise
+
+
+schedule_option = click.option(
+    "--schedule", "schedule_path", type=click.Path(path_type=Path, dir_okay=False), required=True,
+    help="The schedule file `sessionbot run` was given (it names the state directory).",
+)
+
+
+@main.group("consent")
+def consent_group() -> None:
+    """Series a participant declined (objected in one occurrence): not joined again until renewed."""
+
+
+@consent_group.command("list")
+@schedule_option
+def consent_list(schedule_path: Path) -> None:
+    """List declined and renewed series: key, since when, the objecting session's id (no content)."""
+    from bot.service.status import format_series
+
+    click.echo("\n".join(format_series(_declined_series(_state_file(schedule_path)).values())))
+
+
+@consent_group.command("renew")
+@click.argument("series_key")
+@schedule_option
+def consent_renew(series_key: str, schedule_path: Path) -> None:
+    """Record that the clinician has renewed consent for SERIES_KEY, so its next occurrence is joined.
+
+    SERIES_KEY is a calendar event's UID (every occurrence of a recurring event shares it) or a
+    schedule entry's id, as `sessionbot consent list` shows. For a calendar series this command is
+    the only way (a calendar event has no such key); a schedule entry may instead carry
+    consent_renewed_utc = "2026-12-02T09:00:00Z", which counts only if later than the objection.
+    The running service picks the renewal up at its next tick; that session's audit says "command"."""
+    from datetime import UTC, datetime
+
+    from bot.service.declined import BY_COMMAND, DeclinedSeriesError, DeclinedSeriesStore, declined_series_file
+
+    state_file = _state_file(schedule_path)
+    store = DeclinedSeriesStore(declined_series_file(state_file))
+    try:
+        record = store.renew(series_key, BY_COMMAND, datetime.now(UTC))
+    except KeyError:
+        known = ", ".join(sorted(store.read())) or "none"
+        fail(f"series {series_key!r} is not declined (declined series: {known}). "
+             "Fix: give a key from `sessionbot consent list`.", 1)
+    except (DeclinedSeriesError, ValueError) as exc:
+        fail(str(exc), 1)
+    click.echo(f"{record.series}: consent renewed {record.renewed_utc} (declined {record.declined_utc}); "
+               "its next occurrence will be joined")
 
 
 @main.command("journal-key")

@@ -60,6 +60,7 @@ class AuditRecord:
     objection: Objection | None = None
     pauses: list[Pause] = field(default_factory=list)
     outcome: str = ""
+    consent_renewed: str | None = None  # "command" | "schedule key": the first session after a declined series
     started_utc: str = field(default_factory=now_utc)
     ended_utc: str | None = None
 

@@ -9,6 +9,8 @@ Event format (documented in README and config/schedule.example.toml):
 - STATUS:CANCELLED (or a cancelled occurrence of a recurring event): not joined.
 Recurring events (RRULE, RDATE, EXDATE, moved occurrences) are expanded by
 `recurring-ical-events`; each occurrence is one session, keyed by UID and start.
+The UID is the series: once a participant objects, later occurrences are not joined until
+`sessionbot consent renew UID` (a calendar has no renewal key; see bot/service/declined.py).
 """
 
 from __future__ import annotations
@@ -137,5 +139,6 @@ def load_calendar(
             problems.append(f"{key}: {exc}")
             continue
         cancelled = str(event.get("STATUS", "")).upper() == "CANCELLED"
-        sessions.append(ScheduledSession(key, link, start, finish, clinician, settings, cancelled, "calendar"))
+        sessions.append(ScheduledSession(key, link, start, finish, clinician, settings, cancelled, "calendar",
+                                         series=uid if uid != "no-uid" else key))
     return sessions, problems

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,9 +26,11 @@ import structlog
 from bot.call.base import CallJoinError
 from bot.call.factory import connector_for
 from bot.config import ConfigError, Settings
+from bot.consent.audit import AuditRecord
 from bot.executor import SessionExecutor
 from bot.log import get_logger
 from bot.recover import recover_all
+from bot.service.declined import DeclinedSeries, DeclinedSeriesError, DeclinedSeriesStore, declined_series_file
 from bot.service.delivery import NoteDelivery
 from bot.service.retention import sweep
 from bot.service.schedule import Schedule, ScheduledSession, load_schedule, session_settings
@@ -66,6 +69,8 @@ class ScheduleService:
         self._runners: dict[str, SessionRunner] = {}
         self._engine: TranscriptionEngine | None = None
         self._previous = read_status(self.state_file)
+        self.declined = DeclinedSeriesStore(declined_series_file(self.state_file))
+        self._renewed: dict[str, str] = {}  # session key → how its series' consent was renewed, for its audit
 
     @property
     def state_file(self) -> Path:
@@ -175,6 +180,8 @@ class ScheduleService:
         lead = self.config.service.lead_s
         for key, session in self.schedule.sessions.items():
             known = self.status.sessions.get(key)
+            if known is not None and key not in self._tasks and _moved_later(known, session, now):
+                known = None  # a schedule entry given a later date: the next occurrence of its series
             if key in self._tasks or (known is not None and known.state in FINISHED):
                 continue
             entry = known or SessionStatus(key, session.clinician, session.start.isoformat(), session.end.isoformat(),
@@ -188,12 +195,68 @@ class ScheduleService:
             if entry.state == "cancelled":  # cancelled, then restored in the schedule
                 entry.state, entry.outcome = "scheduled", ""
             if session.window_opens(lead) <= now < session.end.timestamp():
-                self._tasks[key] = asyncio.ensure_future(self._attend(session, entry))
+                if self._admitted(session, entry):
+                    self._tasks[key] = asyncio.ensure_future(self._attend(session, entry))
             elif now >= session.end.timestamp() and entry.state == "scheduled":
                 entry.state, entry.outcome = "failed", "window passed before the service could join"
         for key in [k for k in self.status.sessions if k not in self.schedule.sessions]:
             if self.status.sessions[key].state == "scheduled":
                 del self.status.sessions[key]  # removed from the schedule before it began
+
+    # -- declined series -------------------------------------------------------
+
+    def _admitted(self, session: ScheduledSession, entry: SessionStatus) -> bool:
+        """Not while its series stands declined; re-asked every tick, so a renewal lets it join at once."""
+        try:
+            admission = self.declined.admit(session.series_key, session.consent_renewed_utc)
+        except (DeclinedSeriesError, OSError) as exc:
+            # Whether someone declined this series is unknown: consent first, so not joined.
+            waiting = f"waiting: {exc}"
+            if entry.outcome != waiting:
+                log.error("declined_series_unreadable", session_key=session.key, error=type(exc).__name__)
+                entry.outcome = waiting
+            return False
+        if not admission.join:
+            assert admission.record is not None
+            if entry.state != "declined":
+                entry.state, entry.outcome = "declined", admission.record.not_joined_reason()
+                log.info("session_skipped_series_declined", session_key=session.key,
+                         declined_utc=admission.record.declined_utc)
+                self._write_declined_audit(session, admission.record)
+            return False
+        if entry.state == "declined" or entry.outcome.startswith("waiting: "):
+            entry.state, entry.outcome = "scheduled", ""
+        if admission.renewed_by is not None:
+            log.info("series_consent_renewed", session_key=session.key, renewed_by=admission.renewed_by)
+            self._renewed[session.key] = admission.renewed_by
+        return True
+
+    def _write_declined_audit(self, session: ScheduledSession, record: DeclinedSeries) -> None:
+        consent = session.settings.consent
+        session_id = uuid.uuid4().hex[:12]
+        audit = AuditRecord(
+            session_id=session_id, mode=consent.mode, purposes=list(consent.purposes),
+            written_consent_ref=consent.written_consent_ref, language=session.settings.session.language,
+            sensitivity=consent.objection_sensitivity, outcome=record.not_joined_reason(),
+        )
+        try:
+            audit.write(session.settings.paths.output_dir, f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{session_id}")
+        except OSError as exc:
+            log.error("audit_write_failed", session_key=session.key, error=type(exc).__name__)
+
+    def _record_consent(self, session: ScheduledSession, session_id: str, result_state: State,
+                        objected_utc: str | None, renewed_by: str | None) -> None:
+        try:
+            if objected_utc is not None:
+                self.declined.decline(session.series_key, session_id, datetime.fromisoformat(objected_utc))
+                log.info("series_declined", session_id=session_id)
+                self._renewed.pop(session.key, None)
+            elif renewed_by is not None and result_state == State.DONE:
+                self.declined.renewal_audited(session.series_key)
+                self._renewed.pop(session.key, None)
+        except (DeclinedSeriesError, OSError) as exc:
+            # Loud: a decline not recorded means the next occurrence would be joined.
+            log.error("declined_series_write_failed", error=type(exc).__name__, path=str(self.declined.path))
 
     # -- one session -----------------------------------------------------------
 
@@ -259,6 +322,8 @@ class ScheduleService:
 
         runner = SessionRunner(settings, connector, self._engine, on_progress=progress, journal_key=self._key,
                                scheduled_end=session.end)
+        renewed_by = self._renewed.get(session.key)
+        runner.audit.consent_renewed = renewed_by
         self._runners[session.key] = runner
         if self._stop.is_set():
             runner.request_stop("stopped by operator")
@@ -266,6 +331,8 @@ class ScheduleService:
             result = await runner.run()
         finally:
             self._runners.pop(session.key, None)
+        self._record_consent(session, result.session_id, result.state,
+                             result.objection.at_utc if result.objection is not None else None, renewed_by)
         if result.state == State.FAILED:
             outcome = runner.audit.outcome or result.reason
             return State.FAILED, outcome if outcome.startswith("not joined") else f"join failed: {result.reason}", None
@@ -298,6 +365,12 @@ class ScheduleService:
             self.status.write(self.state_file)
         except OSError as exc:
             log.error("status_write_failed", error=type(exc).__name__)
+
+
+def _moved_later(known: SessionStatus, session: ScheduledSession, now: float) -> bool:
+    """A finished schedule entry whose start was moved later, to a window not yet over."""
+    return (known.state in TERMINAL and session.end.timestamp() > now
+            and session.start > datetime.fromisoformat(known.start))
 
 
 def _safe(key: str) -> str:

@@ -69,6 +69,10 @@ class SessionEntry(_Strict):
     end: AwareDatetime
     clinician: str = Field(..., pattern=CLINICIAN_PATTERN)
     cancelled: bool = False
+    consent_renewed_utc: AwareDatetime | None = Field(
+        None, description="When the clinician renewed consent after a participant objected in this series (the "
+        "entry's id); counts only if later than the objection. Or: `sessionbot consent renew ID`.",
+    )
     settings: dict[str, Any] = Field(default_factory=dict, description="Overrides of the base configuration.")
 
     @model_validator(mode="after")
@@ -100,6 +104,12 @@ class ScheduledSession:
     settings: Settings
     cancelled: bool = False
     source: str = "schedule"
+    series: str = ""  # what later occurrences share: a calendar UID; for a schedule entry, its id (the key)
+    consent_renewed_utc: datetime | None = None  # schedule entries only: a calendar event has no such key
+
+    @property
+    def series_key(self) -> str:
+        return self.series or self.key
 
     def window_opens(self, lead_s: float) -> float:
         return self.start.timestamp() - lead_s
@@ -203,7 +213,7 @@ def load_schedule(path: Path, base: Settings, now: datetime | None = None) -> Sc
         )
         schedule.sessions[entry.id] = ScheduledSession(
             entry.id, entry.link, entry.start.astimezone(UTC), entry.end.astimezone(UTC), entry.clinician,
-            settings, entry.cancelled,
+            settings, entry.cancelled, series=entry.id, consent_renewed_utc=entry.consent_renewed_utc,
         )
     now = now or datetime.now(UTC)
     for calendar in config.calendar:

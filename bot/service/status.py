@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.files import write_private
+from bot.service.declined import DeclinedSeries
 
 
 @dataclass
@@ -17,7 +19,7 @@ class SessionStatus:
     clinician: str
     start: str
     end: str
-    state: str  # scheduled | joining | ... (SessionRunner states) | retrying | cancelled | interrupted
+    state: str  # scheduled | joining | ... (SessionRunner states) | retrying | cancelled | interrupted | declined
     attempts: int = 0
     outcome: str = ""
 
@@ -40,7 +42,7 @@ class ServiceStatus:
         write_private(path, json.dumps(data, indent=1))
 
 
-TERMINAL = {"done", "failed", "cancelled", "interrupted"}
+TERMINAL = {"done", "failed", "cancelled", "interrupted", "declined"}  # declined: its series, until renewed
 
 
 def read_status(path: Path) -> ServiceStatus | None:
@@ -62,7 +64,7 @@ def service_alive(status: ServiceStatus) -> bool:
     return True
 
 
-def format_status(status: ServiceStatus, now: datetime | None = None) -> str:
+def format_status(status: ServiceStatus, now: datetime | None = None, series: Iterable[DeclinedSeries] = ()) -> str:
     now = now or datetime.now(UTC)
     alive = service_alive(status)
     lines = [f"service pid {status.pid}: {'running' if alive else 'not running'}"
@@ -78,4 +80,16 @@ def format_status(status: ServiceStatus, now: datetime | None = None) -> str:
             extra = f" attempts={s.attempts}" if s.attempts else ""
             extra += f" ({s.outcome})" if s.outcome else ""
             lines.append(f"  {s.start} → {s.end}  {s.state:<10} {s.clinician:<16} {s.key}{extra}")
-    return "\n".join(lines)
+    return "\n".join(lines + format_series(series))
+
+
+def format_series(series: Iterable[DeclinedSeries]) -> list[str]:
+    records = sorted(series, key=lambda r: r.series)
+    declined = [r for r in records if not r.renewed]
+    renewed = [r for r in records if r.renewed]
+    lines = [f"declined series: {len(declined)}" + (" (not joined until `sessionbot consent renew KEY`, or the "
+                                                   "entry's consent_renewed_utc)" if declined else "")]
+    lines += [f"  {r.series}  declined since {r.declined_utc} (session {r.session_id})" for r in declined]
+    lines.append(f"renewed series: {len(renewed)}")
+    lines += [f"  {r.series}  renewed {r.renewed_utc} by {r.renewed_by} (declined {r.declined_utc})" for r in renewed]
+    return lines

@@ -1,6 +1,9 @@
-"""One participant's audio → VAD utterances → shared engine → transcript buffer.
+"""One participant's audio → VAD utterances → shared engine → the session's final sink.
 
-Finals: every closed utterance is transcribed once and appended to the buffer.
+Finals: every closed utterance is transcribed once and handed to `on_final`,
+which is the session's consent stage: only what passes it is stored. An
+utterance that could not be transcribed (queue full, decoder error) is reported
+to `on_lost`, so the note can say that speech is missing instead of hiding it.
 Partials: while an utterance is still open and longer than `partial_after_s`,
 its last `partial_window_s` seconds are transcribed every `partial_every_s` (at
 most one partial in flight per stream, and partials yield to finals in the
@@ -16,7 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import av
 import numpy as np
@@ -34,6 +38,32 @@ from bot.transcribe.segment import Participant
 log = get_logger(__name__)
 
 PartialListener = Callable[[Participant, str, str, float, float], None]  # who, text, language, start, end
+LostListener = Callable[[Participant, float, float, str], None]  # who, start, end, why
+
+
+@dataclass(frozen=True)
+class Heard:
+    """A final utterance's text, not yet stored: the consent stage decides."""
+
+    participant: Participant
+    start: float  # session seconds
+    end: float
+    text: str
+    language: str
+    confidence: float
+
+
+FinalSink = Callable[[Heard], Awaitable[None]]
+
+
+def store_all(buffer: TranscriptBuffer) -> FinalSink:
+    """A sink that keeps every final: for tools with no call and so no consent to apply
+    (transcribing a file, benchmarks). A session's sink is its consent stage instead."""
+
+    async def sink(heard: Heard) -> None:
+        buffer.append(heard.participant, heard.start, heard.end, heard.text, heard.language, heard.confidence)
+
+    return sink
 
 
 class ParticipantStream:
@@ -41,17 +71,21 @@ class ParticipantStream:
         self,
         participant: Participant,
         engine: TranscriptionEngine,
-        buffer: TranscriptBuffer,
+        on_final: FinalSink,
         vad: VadSettings,
         language: str,
         session_clock: Callable[[], float],
+        *,
+        session_id: str,
         prompt: str | None = None,
         on_partial: PartialListener | None = None,
         on_unsure: PartialListener | None = None,
+        on_lost: LostListener | None = None,
     ) -> None:
         self.participant = participant
         self._engine = engine
-        self._buffer = buffer
+        self._on_final = on_final
+        self._on_lost = on_lost
         self._segmenter = VadSegmenter(vad)
         self._resampler = Resampler(ASR_RATE)
         self._language = language  # "auto": detected from this participant's first utterance
@@ -65,7 +99,7 @@ class ParticipantStream:
         self._discarded = False
         self._partial_in_flight = False
         self._next_partial_s = 0.0
-        self._stream_id = f"{buffer.session_id}/{participant.id}"
+        self._stream_id = f"{session_id}/{participant.id}"
         self.utterances = 0
         self.latencies_s: list[float] = []
         self.latest_latency_s: float | None = None  # end of speech → the latest text handed on (draft or final)
@@ -83,8 +117,11 @@ class ParticipantStream:
         self.push_pcm(self._resampler(frame))
 
     def push_pcm(self, samples: np.ndarray) -> None:
-        if self._offset_s is None:
-            self._offset_s = self._clock() - self._segmenter.position_s
+        # Audio can arrive late (a slow start, a busy loop) and then in a burst: a sample was never
+        # spoken after it arrived, so the anchor only ever moves earlier, never into the future.
+        anchor = self._clock() - self._segmenter.position_s
+        if self._offset_s is None or anchor < self._offset_s:
+            self._offset_s = anchor
         if self._paused or self._discarded:
             # Nothing said while paused is kept: the audio is dropped here, unheard.
             self._segmenter.skip(samples.size)
@@ -166,11 +203,13 @@ class ParticipantStream:
             )
         except QueueFull:
             self.overflowed += 1
+            self._lost(utterance, "untranscribed (overload)")
             return
         except asyncio.CancelledError:
             return
         except Exception as exc:  # noqa: BLE001 - one bad utterance must not end the session
             log.error("asr_failed", participant_id=self.participant.id, error=type(exc).__name__)
+            self._lost(utterance, "untranscribed (recognizer error)")
             return
         # End of speech → final text (VAD hang-over + queueing + decoding).
         self.latencies_s.append(time.monotonic() - speech_ended_at)
@@ -181,14 +220,10 @@ class ParticipantStream:
             unsure(outcome.unsure_text)
         if result is None or self._discarded:
             return
-        self._buffer.append(
-            self.participant,
-            start=offset + utterance.start_s,
-            end=offset + utterance.end_s,
-            text=result.text,
-            language=result.language,
-            confidence=result.confidence,
-        )
+        await self._on_final(Heard(
+            self.participant, start=offset + utterance.start_s, end=offset + utterance.end_s,
+            text=result.text, language=result.language, confidence=result.confidence,
+        ))
         log.info(
             "segment_transcribed",
             participant_id=self.participant.id,
@@ -198,6 +233,11 @@ class ParticipantStream:
             fallback=result.fallback,
         )
         metrics.speech_to_text(self.latencies_s[-1])
+
+    def _lost(self, utterance: Utterance, reason: str) -> None:
+        if self._on_lost is not None and not self._discarded:
+            offset = self._offset_s or 0.0
+            self._on_lost(self.participant, offset + utterance.start_s, offset + utterance.end_s, reason)
 
     # -- partials ------------------------------------------------------------------
 
