@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from bot.audio.tts import render_speech
-from bot.config import DEFAULT_ANNOUNCEMENTS_DIR, ConfigError
+from bot.config import DEFAULT_ANNOUNCEMENTS_DIR, ConfigError, ConsentSettings
 from bot.consent.announcements import load_announcements
+from bot.consent.guard import ConsentGuard
 
 LANGUAGES = sorted(p.stem for p in DEFAULT_ANNOUNCEMENTS_DIR.glob("*.toml"))
 
@@ -32,3 +34,28 @@ def test_a_broken_announcement_file_is_a_clear_error(tmp_path: Path) -> None:
         load_announcements(tmp_path, "xx")
     with pytest.raises(ConfigError, match="no announcements for 'yy'"):
         load_announcements(tmp_path, "yy")
+
+
+def _prompt_pieces(prompt: str) -> list[str]:
+    """The prompt, its sentences and its comma-separated fragments: what Whisper echoes."""
+    pieces = [prompt] + re.split(r"[.;:!?]\s", prompt) + re.split(r"[.,;:!?]\s?", prompt)
+    return list(dict.fromkeys(p.strip() for p in pieces if p.strip()))
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_no_piece_of_the_recognizer_prompt_is_an_objection(language: str) -> None:
+    """On unclear audio Whisper returns its prompt: a prompt that words an objection stops the
+    session for nothing. The whole detector (rules and semantic signal) on the prompt and its
+    pieces, and the rules on every run of its words."""
+    prompt = load_announcements(DEFAULT_ANNOUNCEMENTS_DIR, language).asr_prompt
+    assert prompt, f"{language}: no asr_prompt"
+    guard = ConsentGuard(ConsentSettings(), DEFAULT_ANNOUNCEMENTS_DIR, language)
+    guard.warm()
+    for piece in _prompt_pieces(prompt):
+        decision = guard.detector.check(piece, language)
+        assert not decision.objection, f"{language}: {piece!r} is an objection ({decision.rule})"
+    words = prompt.split()
+    for start in range(len(words)):
+        for end in range(start + 1, len(words) + 1):
+            run = " ".join(words[start:end])
+            assert not guard.detector.check(run, language, semantic=False).objection, f"{language}: {run!r}"
