@@ -10,13 +10,17 @@ error rate 1.09x the 30 s window's (README, Benchmarks).
 
 Anything suspicious (repetition, low confidence) is decoded again the slow,
 careful way: faster-whisper's own transcribe with its temperature fallback.
-Silence and noise are dropped using Whisper's own no-speech probability.
+Silence and noise are dropped using Whisper's own no-speech probability, and
+so is text that only repeats the prompt (Whisper's way of saying "I heard nothing
+clear" when primed: see `is_prompt_echo`).
 """
 
 from __future__ import annotations
 
 import math
+import re
 import time
+import unicodedata
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,7 +61,7 @@ class Outcome:
     """What happened to one job: text, or why there is none (never the text itself in logs)."""
 
     recognized: Recognized | None
-    dropped: str | None = None  # "no_speech" | "low_confidence" | "repetition" | "empty"
+    dropped: str | None = None  # "no_speech" | "low_confidence" | "repetition" | "empty" | "prompt_echo"
     # What Whisper guessed when the filters dropped it: never stored or shown, but an
     # objection must be honoured even when the recognizer is unsure it heard one.
     unsure_text: str | None = None
@@ -66,6 +70,62 @@ class Outcome:
 def compression_ratio(text: str) -> float:
     data = text.encode("utf-8")
     return len(data) / len(zlib.compress(data)) if data else 0.0
+
+
+# On unclear audio a primed Whisper returns pieces of its prompt instead of what was said
+# (for noise: "O bot, está transcrevendo.", "La thérapeute"). Such text is not the
+# participant's: it must reach neither the transcript nor the objection check. The measure
+# is the share of the text's words that lie in a run of at least ECHO_MIN_RUN consecutive
+# words found verbatim in the prompt (a two-word text: both words, in the prompt's order).
+# Runs, not single words: the prompts share "de", "la", "the" and "therapist" with ordinary
+# talk, but three words in the prompt's order are a quotation, and a union of runs still
+# catches an echo that skips part of the prompt or repeats it. Echoes seen on noise and on
+# speech in another language were 70-100 % prompt; ECHO_MIN_SHARE = 0.6 leaves room for a
+# skipped word, while real sentences in the session's language stayed at 0 % (tests/unit/
+# test_prompt_echo.py, tests/integration/test_prompt_echo.py). And a text is an echo only if
+# *every* word of it is a prompt word: a text with a word of its own ("desligue o assistente
+# de IA", 60 % prompt) is kept, so an objection that names the assistant the way the prompt
+# does is never taken for an echo, and what is dropped is made of prompt words only, which
+# form no objection (tests/unit/test_announcements.py). The price: a partial echo with a
+# hallucinated word ("Die Therapeutin arbeitet mit einem Komponenten.") is kept; that is
+# harmless to consent because the prompts word no objection.
+ECHO_MIN_RUN = 3
+ECHO_MIN_SHARE = 0.6
+_WORD = re.compile(r"\w+")
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(unicodedata.normalize("NFC", text).casefold())
+
+
+def prompt_overlap(text: str, prompt: str | None) -> float:
+    """Share (0-1) of the text's words inside runs of >= ECHO_MIN_RUN consecutive words (both
+    words of a two-word text) that occur in the same order in the prompt; case and
+    punctuation are ignored."""
+    words, source = _words(text), _words(prompt or "")
+    run = min(ECHO_MIN_RUN, len(words))
+    if run < 2 or len(source) < run:
+        return 0.0
+    covered = [False] * len(words)
+    for start in range(len(words) - run + 1):
+        longest = 0
+        for offset in range(len(source)):
+            length = 0
+            while (start + length < len(words) and offset + length < len(source)
+                   and words[start + length] == source[offset + length]):
+                length += 1
+            longest = max(longest, length)
+        if longest >= run:
+            covered[start:start + longest] = [True] * longest
+    return sum(covered) / len(words)
+
+
+def is_prompt_echo(text: str, prompt: str | None) -> bool:
+    """The recognised text reproduces the prompt rather than anything said (see above)."""
+    if not prompt:
+        return False
+    vocabulary = set(_words(prompt))
+    return all(w in vocabulary for w in _words(text)) and prompt_overlap(text, prompt) >= ECHO_MIN_SHARE
 
 
 class WhisperDecoder:
@@ -133,8 +193,13 @@ class WhisperDecoder:
         tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
         text = tokenizer.decode(tokens).strip()
+        echo = is_prompt_echo(text, job.prompt)
         if result.no_speech_prob > s.no_speech_threshold and avg_logprob < s.log_prob_threshold:
-            return Outcome(None, "no_speech", text or None)
+            return Outcome(None, "prompt_echo") if echo else Outcome(None, "no_speech", text or None)
+        if echo:
+            # Not dropped yet: speech this unclear gets the careful decode's second hearing,
+            # which drops the echo again if that is all it hears. Never a draft: it was not said.
+            return self._careful(job, time.perf_counter() - compute_s)
         if compression_ratio(text) > s.compression_ratio_threshold or avg_logprob < s.log_prob_threshold:
             if job.on_draft is not None and text:
                 job.on_draft(text)
@@ -154,6 +219,9 @@ class WhisperDecoder:
         )
         kept, probabilities, reason, unsure = [], [], None, []
         for segment in segments:
+            if is_prompt_echo(segment.text, job.prompt):
+                reason = "prompt_echo"
+                continue
             if segment.no_speech_prob > s.no_speech_threshold and segment.avg_logprob < s.log_prob_threshold:
                 reason = "no_speech"
             elif segment.compression_ratio > s.compression_ratio_threshold:
@@ -165,6 +233,8 @@ class WhisperDecoder:
                 probabilities.append(math.exp(segment.avg_logprob))
                 continue
             unsure.append(segment.text.strip())
+        if kept and is_prompt_echo(" ".join(kept), job.prompt):  # echoed a piece per segment
+            kept, reason = [], "prompt_echo"
         if not kept:
             return Outcome(None, reason or "empty", " ".join(t for t in unsure if t) or None)
         return Outcome(Recognized(" ".join(kept), info.language, float(np.mean(probabilities)),
