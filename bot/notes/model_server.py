@@ -8,8 +8,9 @@ generator's (bot/notes/evidence.py):
 
 * a statement citing no existing segment is dropped;
 * a statement whose own words are not supported by the segments it cites (less than
-  `SUPPORT_THRESHOLD` of its content words found there) is dropped, or kept marked
-  "Unsupported — verify" when `notes.unsupported = "flag"`.
+  `SUPPORT_THRESHOLD` of its content words found there), or that flips their polarity
+  ("Client does not have trouble sleeping" citing "I have trouble sleeping"), is dropped, or
+  kept marked "Unsupported — verify" when `notes.unsupported = "flag"`.
 
 Risk flags and the client summary always come from the local generator (verbatim quotes, never a
 model's wording). If the server cannot be reached, times out or answers something unusable, the
@@ -22,6 +23,7 @@ import json
 import os
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,7 @@ import httpx
 
 from bot.log import get_logger
 from bot.notes.base import DRAFT_BANNER, Evidence, Note, NoteGenerator, Section, SessionFacts, Statement
-from bot.notes.evidence import SUPPORT_THRESHOLD, cited_segments, support_share
+from bot.notes.evidence import check, cited_segments
 from bot.notes.phrases import phrases
 from bot.notes.templates import TEMPLATES_DIR, Template, load_template
 from bot.transcribe.segment import Segment
@@ -68,6 +70,7 @@ class CheckCounts:
     kept: int = 0
     no_evidence: int = 0  # cited nothing that exists: dropped
     unsupported: int = 0  # dropped or flagged, per settings
+    contradicted: int = 0  # of those, the ones that flip the polarity of what they cite
 
 
 def request_body(segments: list[Segment], spec: Template, model: str) -> dict[str, Any]:
@@ -109,7 +112,7 @@ def checked_sections(
     by_id = {s.id: s for s in segments}
     p = phrases(spec.language)
     wanted: dict[str, list[Statement]] = {section.title: [] for section in spec.sections}
-    kept = no_evidence = not_supported = 0
+    kept = no_evidence = not_supported = contradicted = 0
     for item in answer:
         title = item.get("title")
         statements = item.get("statements")
@@ -124,15 +127,17 @@ def checked_sections(
             if not text or not cited:
                 no_evidence += 1
                 continue
-            if support_share(text, cited, spec.language) < SUPPORT_THRESHOLD:
+            support = check(text, cited, spec.language)  # the same check as `sessionbot bench notes`
+            if not support.supported:
                 not_supported += 1
+                contradicted += bool(support.contradicted)
                 if unsupported != "flag":
                     continue
                 text = UNSUPPORTED_PREFIX + text
             kept += 1
             wanted[str(title)].append(Statement(text, tuple(Evidence.of(s) for s in cited)))
     sections = [Section(title, tuple(statements), empty_text=p["not_discussed"]) for title, statements in wanted.items()]
-    return sections, CheckCounts(kept, no_evidence, not_supported)
+    return sections, CheckCounts(kept, no_evidence, not_supported, contradicted)
 
 
 class ModelServerNoteGenerator:
@@ -142,6 +147,17 @@ class ModelServerNoteGenerator:
         self.settings = settings
         self.local = local
         self._templates_dir = templates_dir
+
+    def prefetch(self, segments: Sequence[Segment], language: str) -> int:
+        """The local generator's embeddings, while the session runs: its risk flags, client summary and
+        fallback then take no longer at the end than without a server (the server gets nothing early)."""
+        prefetch = getattr(self.local, "prefetch", None)
+        return int(prefetch(segments, language)) if callable(prefetch) else 0
+
+    def forget(self) -> None:
+        forget = getattr(self.local, "forget", None)
+        if callable(forget):
+            forget()
 
     def _complete(self, body: dict[str, Any]) -> Any:
         headers = {"Content-Type": "application/json"}
@@ -191,9 +207,11 @@ class ModelServerNoteGenerator:
             risk = [s for s in extra if not s.requires_approval]
             summary = [s for s in extra if s.requires_approval]
             flags = local_note.risk_flags
+        else:
+            self.forget()  # the local generator drafted nothing: what it prefetched goes now
         log.info("note_model_server", statements=counts.kept, dropped_no_evidence=counts.no_evidence,
-                 unsupported=counts.unsupported, unsupported_policy=self.settings.unsupported,
-                 seconds=round(time.perf_counter() - started, 3))
+                 unsupported=counts.unsupported, contradicted=counts.contradicted,
+                 unsupported_policy=self.settings.unsupported, seconds=round(time.perf_counter() - started, 3))
         checked = (f"Drafted by the site's model server ({self.settings.model}) and checked against the transcript: "
                    f"{counts.no_evidence} statement(s) citing no existing segment were dropped; {counts.unsupported} "
                    "not supported by the segments they cite were "
