@@ -97,7 +97,9 @@ class StructuredNoteGenerator:
     def __init__(
         self, risk_lexicons: Path = DEFAULT_RISK_DIR, templates_dir: Path = TEMPLATES_DIR,
         embedder: Embedder | None = None, max_embed_tokens: int | None = MAX_EMBED_TOKENS,
+        template: str | None = None,
     ) -> None:
+        """`template`: the one a session will draft with, if known, so `prefetch` embeds its section examples too."""
         # the risk examples are compared with the same embedder as the sections, sharing prefetched vectors
         self._risk = RiskFlagger(risk_lexicons, embedder=lambda: self.classifier.embedder)
         self._max_embed_tokens = max_embed_tokens
@@ -105,6 +107,7 @@ class StructuredNoteGenerator:
         self._vectors: dict[str, np.ndarray] = {}  # prefetched unit embeddings, by text
         self._cache_lock = threading.Lock()
         self._templates_dir = templates_dir
+        self._template = template
         self._embedder = embedder
         self._classifier: SectionClassifier | None = None
         self._lock = threading.Lock()
@@ -157,7 +160,11 @@ class StructuredNoteGenerator:
 
         The note at the end then only embeds what arrived since, so a long session is drafted in
         well under a second and none of it is left out for time. Vectors are kept in memory only,
-        until `generate` or `forget`. Returns how many texts were embedded now."""
+        until `generate` or `forget`. With the session's template known, its section examples are
+        embedded on the first call (once per process; ~1 s for a template): then nothing is left to
+        embed at the end but what was said last. Returns how many transcript texts were embedded now."""
+        if self._template is not None:
+            self.classifier.anchors(load_template(self._template, language, self._templates_dir))
         ordered = sorted(segments, key=lambda s: (s.start, s.id))
         texts = [u.embed_text for u in build_units(ordered, language)]
         if self._risk.semantic is not None:
@@ -316,7 +323,7 @@ def make_generator(
         from bot.notes.simple import SimpleNoteGenerator  # noqa: PLC0415
 
         return SimpleNoteGenerator(risk_dir)
-    local = StructuredNoteGenerator(risk_dir, templates_dir)
+    local = StructuredNoteGenerator(risk_dir, templates_dir, template=template)
     if notes is None or notes.generator == "local" or not notes.endpoint or not notes.model:
         return local
     from bot.notes.model_server import ModelServerNoteGenerator, ModelServerSettings  # noqa: PLC0415 - optional path

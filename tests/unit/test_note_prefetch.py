@@ -6,11 +6,16 @@ import asyncio
 import threading
 from collections.abc import Sequence
 
+import pytest
+
+from bot.config import settings_from_mapping
 from bot.notes.base import SessionFacts
 from bot.notes.embedding import TfidfEmbedder
+from bot.notes.model_server import ModelServerNoteGenerator, ModelServerSettings
 from bot.notes.prefetch import BackgroundPrefetch
 from bot.notes.simple import SimpleNoteGenerator
-from bot.notes.structured import StructuredNoteGenerator
+from bot.notes.structured import StructuredNoteGenerator, make_generator
+from bot.notes.templates import available_templates
 from bot.transcribe.segment import Segment
 
 
@@ -103,3 +108,56 @@ async def test_prefetched_vectors_are_used_and_then_dropped() -> None:
 def test_only_generators_that_can_prefetch_are_used() -> None:
     assert BackgroundPrefetch.supported(StructuredNoteGenerator(embedder=TfidfEmbedder()))
     assert not BackgroundPrefetch.supported(SimpleNoteGenerator())
+
+
+class CostlyTfidf(TfidfEmbedder):
+    """A lexical embedder that reports a cost (as e5 does) and records what it embeds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedded: list[str] = []
+
+    def cost(self, texts):  # type: ignore[no-untyped-def]
+        return [1] * len(texts)
+
+    def embed(self, texts):  # type: ignore[no-untyped-def]
+        self.embedded.extend(texts)
+        return super().embed(texts)
+
+
+SESSION = [seg(1, "clinician", "How has your sleep been this week?"),
+           seg(2, "client", "I have been sleeping about six hours a night, better than before."),
+           seg(3, "clinician", "Let's keep the sleep diary and practise the breathing exercise.")]
+
+
+@pytest.mark.parametrize("template", available_templates())
+def test_every_template_is_prefetched_so_the_note_embeds_nothing_at_the_end(template: str) -> None:
+    embedder = CostlyTfidf()
+    generator = StructuredNoteGenerator(embedder=embedder, template=template)
+    assert BackgroundPrefetch.supported(generator)
+    assert generator.prefetch(SESSION, "en") > 0
+    assert any("six hours" in t for t in embedder.embedded)  # what was said, during the session
+    before = len(embedder.embedded)
+    note = generator.generate(SESSION, SessionFacts("s", "2026-01-01T00:00:00+00:00", 15, "en", ()), template)
+    assert embedder.embedded[before:] == []  # neither the template's examples nor the transcript are left
+    assert note.template == template and note.cited_segment_ids() <= {"S1", "S2", "S3"}
+
+
+def test_the_default_template_is_structured_and_its_generator_prefetches() -> None:
+    settings = settings_from_mapping({}, "defaults")
+    assert settings.session.note_template != "simple"
+    assert settings.session.note_template in available_templates()
+    assert BackgroundPrefetch.supported(make_generator(settings.session.note_template, notes=settings.notes))
+
+
+def test_the_model_server_generator_prefetches_through_its_local_one_and_forgets_after_the_note() -> None:
+    local = StructuredNoteGenerator(embedder=CostlyTfidf(), template="progress")
+    server = ModelServerNoteGenerator(ModelServerSettings("http://127.0.0.1:9", "m", connect_timeout_s=0.2), local)
+    assert BackgroundPrefetch.supported(server)
+    assert server.prefetch(SESSION, "en") > 0 and local._vectors  # noqa: SLF001 - the local generator's cache
+    note = server.generate(SESSION, SessionFacts("s", "2026-01-01T00:00:00+00:00", 15, "en", ()), "progress")
+    assert "local generator" in note.banner  # nothing listens on port 9: the local generator drafted it
+    assert local._vectors == {}  # noqa: SLF001 - nothing derived from the transcript outlives the note
+    server.prefetch(SESSION, "en")
+    server.forget()
+    assert local._vectors == {}  # noqa: SLF001
