@@ -47,9 +47,9 @@ class BotSettings(_Section):
 class SessionSettings(_Section):
     language: str = Field("en", description="Session language: announcements/<language>.toml must exist.")
     note_template: str = Field(
-        "simple", pattern=r"^[a-z][a-z0-9_]{0,39}$",
-        description="'simple' (every utterance quoted) or a template in paths.templates_dir: soap, dap, birp, "
-        "progress, or one a clinician added as <name>.<language>.toml.",
+        "progress", pattern=r"^[a-z][a-z0-9_]{0,39}$",
+        description="A template in paths.templates_dir: progress (the default; why: docs/notes.md), soap, dap, "
+        "birp, or one a clinician added as <name>.<language>.toml; 'simple' quotes every utterance instead.",
     )
 
 
