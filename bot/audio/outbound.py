@@ -1,4 +1,11 @@
-"""An outbound WebRTC audio track that plays queued PCM and is silent otherwise."""
+"""An outbound WebRTC audio track that plays queued PCM and is silent otherwise.
+
+Each piece of speech is accounted for as it goes out (a `Delivery`: how many
+seconds were handed to the encoder, and when the first frame was), so the audit
+can say what a participant actually heard, not what was queued. `interrupt()`
+cuts the current piece and drops the queue: an objection's acknowledgement must
+not wait behind the rest of an announcement.
+"""
 
 from __future__ import annotations
 
@@ -12,34 +19,60 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from bot.audio.pcm import WEBRTC_RATE, resample_pcm
+from bot.call.base import Delivery
 
 FRAME_MS = 20
 SAMPLES_PER_FRAME = WEBRTC_RATE * FRAME_MS // 1000
 
 
+class Playback:
+    """One queued piece of speech; `delivery` fills in as its frames go out."""
+
+    def __init__(self, samples: np.ndarray, done: asyncio.Future[Delivery]) -> None:
+        self.samples = samples
+        self.done = done
+        self.delivery = Delivery(total_s=samples.size / WEBRTC_RATE)
+        self.offset = 0
+
+    def settle(self) -> None:
+        if not self.done.done():
+            self.done.set_result(self.delivery)
+
+
 class SpeakerTrack(MediaStreamTrack):
     """48 kHz mono, 20 ms frames paced in real time. `play()` queues speech and
-    resolves when its last frame has been handed to the encoder."""
+    resolves, with its Delivery, when its last frame has been handed to the
+    encoder, or when it was interrupted or the track stopped."""
 
     kind = "audio"
 
     def __init__(self) -> None:
         super().__init__()
-        self._queue: deque[tuple[np.ndarray, asyncio.Future[None]]] = deque()
-        self._current: np.ndarray | None = None
-        self._current_done: asyncio.Future[None] | None = None
-        self._offset = 0
+        self._queue: deque[Playback] = deque()
+        self._current: Playback | None = None
         self._pts = 0
         self._start: float | None = None
 
-    def play(self, samples: np.ndarray, rate: int) -> asyncio.Future[None]:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append((resample_pcm(samples, rate, WEBRTC_RATE), done))
-        return done
+    def play(self, samples: np.ndarray, rate: int) -> Playback:
+        done: asyncio.Future[Delivery] = asyncio.get_running_loop().create_future()
+        piece = Playback(resample_pcm(samples, rate, WEBRTC_RATE), done)
+        if self.readyState != "live":
+            piece.settle()  # nothing will ever be sent: played 0 s of it
+        else:
+            self._queue.append(piece)
+        return piece
 
     @property
     def busy(self) -> bool:
         return self._current is not None or bool(self._queue)
+
+    def interrupt(self) -> None:
+        """Stop the current piece where it is and drop the queued ones (each resolves with what went out)."""
+        pieces = ([self._current] if self._current is not None else []) + list(self._queue)
+        self._current = None
+        self._queue.clear()
+        for piece in pieces:
+            piece.settle()
 
     def _next_chunk(self) -> np.ndarray:
         out = np.zeros(SAMPLES_PER_FRAME, dtype=np.int16)
@@ -48,16 +81,17 @@ class SpeakerTrack(MediaStreamTrack):
             if self._current is None:
                 if not self._queue:
                     break
-                self._current, self._current_done = self._queue.popleft()
-                self._offset = 0
-            take = min(SAMPLES_PER_FRAME - filled, self._current.size - self._offset)
-            out[filled : filled + take] = self._current[self._offset : self._offset + take]
+                self._current = self._queue.popleft()
+                self._current.delivery.started_at = time.monotonic()
+            piece = self._current
+            take = min(SAMPLES_PER_FRAME - filled, piece.samples.size - piece.offset)
+            out[filled : filled + take] = piece.samples[piece.offset : piece.offset + take]
             filled += take
-            self._offset += take
-            if self._offset >= self._current.size:
-                if self._current_done is not None and not self._current_done.done():
-                    self._current_done.set_result(None)
-                self._current, self._current_done = None, None
+            piece.offset += take
+            piece.delivery.played_s = piece.offset / WEBRTC_RATE
+            if piece.offset >= piece.samples.size:
+                piece.settle()
+                self._current = None
         return out
 
     async def recv(self) -> av.AudioFrame:
@@ -77,11 +111,5 @@ class SpeakerTrack(MediaStreamTrack):
         return frame
 
     def stop(self) -> None:
-        for _, done in self._queue:
-            if not done.done():
-                done.cancel()
-        self._queue.clear()
-        if self._current_done is not None and not self._current_done.done():
-            self._current_done.cancel()
-        self._current = None
+        self.interrupt()
         super().stop()

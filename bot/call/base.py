@@ -36,6 +36,21 @@ class TextReceived:
 
 
 @dataclass(frozen=True)
+class LeaveRequested:
+    """A participant pressed the page's "Ask the assistant to leave" button: an objection."""
+
+    participant: Participant
+
+
+@dataclass(frozen=True)
+class ConsentAnswered:
+    """A participant's answer to the join-time consent question (`consent.ask_on_join`)."""
+
+    participant: Participant
+    agreed: bool
+
+
+@dataclass(frozen=True)
 class CallEnded:
     reason: str
 
@@ -55,8 +70,21 @@ class ConnectionRestored:
 
 CallEvent = (
     ParticipantJoined | ParticipantLeft | AudioTrackReceived | TextReceived | CallEnded
-    | ConnectionLost | ConnectionRestored
+    | ConnectionLost | ConnectionRestored | LeaveRequested | ConsentAnswered
 )
+
+
+@dataclass
+class Delivery:
+    """What of one piece of the bot's speech actually went out (not what was queued)."""
+
+    total_s: float
+    played_s: float = 0.0
+    started_at: float | None = None  # time.monotonic() of its first frame sent
+
+    @property
+    def complete(self) -> bool:
+        return self.total_s > 0 and self.played_s >= self.total_s - 0.02
 
 
 async def until_call_ended(queue: asyncio.Queue[CallEvent]) -> AsyncIterator[CallEvent]:
@@ -82,11 +110,19 @@ class CallConnector(Protocol):
     def events(self) -> AsyncIterator[CallEvent]:
         """Participant and media events until the call ends or we leave."""
 
-    async def speak(self, samples: np.ndarray, rate: int, to: set[str] | None = None) -> None:
-        """Play int16 mono PCM into the call; returns when it has been sent."""
+    async def speak(self, samples: np.ndarray, rate: int, to: set[str] | None = None) -> Delivery:
+        """Play int16 mono PCM into the call; returns when it has been sent, or interrupted,
+        with how much of it went out."""
 
-    async def send_text(self, text: str, to: set[str] | None = None) -> None:
-        """Post a chat / data-channel message (skipped where the platform has none)."""
+    def stop_speaking(self) -> None:
+        """Cut whatever the bot is saying now and drop what is queued (an objection)."""
+
+    async def send_text(self, text: str, to: set[str] | None = None) -> bool:
+        """Post a chat / data-channel message; False where the platform has no chat."""
+
+    async def ask_consent(self, text: str, to: set[str]) -> bool:
+        """Ask these participants the join-time consent question (answered with ConsentAnswered);
+        False where the platform cannot ask."""
 
     async def leave(self) -> None:
         """Leave the call; safe to call more than once."""

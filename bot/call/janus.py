@@ -29,7 +29,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from bot.audio.outbound import SpeakerTrack
+from bot.audio.outbound import Playback, SpeakerTrack
 from bot.call.base import (
     AudioTrackReceived,
     CallEnded,
@@ -37,6 +37,7 @@ from bot.call.base import (
     CallJoinError,
     ConnectionLost,
     ConnectionRestored,
+    Delivery,
     ParticipantJoined,
     ParticipantLeft,
     until_call_ended,
@@ -111,7 +112,7 @@ class JanusConnector:
         self._background: set[asyncio.Task[Any]] = set()
         self._supervisor: asyncio.Task[None] | None = None
         self._fatal: str | None = None  # the type of an unexpected error that ended the call
-        self._playing: dict[int, tuple[SpeakerTrack, asyncio.Future[None]]] = {}
+        self._playing: dict[int, tuple[SpeakerTrack, Playback]] = {}
         self.rooms_created = 0  # by janus.allow_create_room, counting re-creations after restarts
         self._reset_link()
 
@@ -150,21 +151,26 @@ class JanusConnector:
     def events(self) -> AsyncIterator[CallEvent]:
         return until_call_ended(self._events)
 
-    async def speak(self, samples: np.ndarray, rate: int, to: set[str] | None = None) -> None:
+    async def speak(self, samples: np.ndarray, rate: int, to: set[str] | None = None) -> Delivery:
         # `to` cannot be honoured on an SFU: the bot publishes one stream that everyone hears.
-        # So the same speech asked for several participants at once is played once, not once each.
+        # So the same speech asked for several participants at once is played once, not once each,
+        # but only while it has not started: whoever asks once it is playing would hear just its tail.
         speaker = self._speaker
         if speaker is None or speaker.readyState != "live":
-            return
+            return Delivery(total_s=samples.size / rate)
         key = id(samples)
         playing = self._playing.get(key)
-        if playing is None or playing[0] is not speaker:
+        if playing is None or playing[0] is not speaker or playing[1].delivery.started_at is not None:
             playing = (speaker, speaker.play(samples, rate))
             self._playing[key] = playing
-            playing[1].add_done_callback(lambda _, entry=playing: self._finished_playing(key, entry))
-        await asyncio.gather(playing[1], return_exceptions=True)
+            playing[1].done.add_done_callback(lambda _, entry=playing: self._finished_playing(key, entry))
+        return await asyncio.shield(playing[1].done)
 
-    def _finished_playing(self, key: int, entry: tuple[SpeakerTrack, asyncio.Future[None]]) -> None:
+    def stop_speaking(self) -> None:
+        if self._speaker is not None:
+            self._speaker.interrupt()
+
+    def _finished_playing(self, key: int, entry: tuple[SpeakerTrack, Playback]) -> None:
         if self._playing.get(key) is entry:
             del self._playing[key]
 

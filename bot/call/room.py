@@ -35,6 +35,7 @@ from bot.call.base import (
     CallEvent,
     CallJoinError,
     ConsentAnswered,
+    Delivery,
     LeaveRequested,
     ParticipantJoined,
     ParticipantLeft,
@@ -129,10 +130,17 @@ class RoomConnector:
     def events(self) -> AsyncIterator[CallEvent]:
         return until_call_ended(self._events)
 
-    async def speak(self, samples: np.ndarray, rate: int, to: set[str] | None = None) -> None:
-        plays = [link.speaker.play(samples, rate) for pid, link in self._links.items() if to is None or pid in to]
-        if plays:
-            await asyncio.gather(*plays, return_exceptions=True)
+    async def speak(self, samples: np.ndarray, rate: int, to: set[str] | None = None) -> Delivery:
+        """Each peer has its own track; with several listeners, the least any of them got."""
+        plays = [link.speaker.play(samples, rate).done for pid, link in self._links.items() if to is None or pid in to]
+        if not plays:
+            return Delivery(total_s=samples.size / rate)
+        deliveries = await asyncio.gather(*plays)
+        return min(deliveries, key=lambda d: d.played_s)
+
+    def stop_speaking(self) -> None:
+        for link in self._links.values():
+            link.speaker.interrupt()
 
     async def send_text(self, text: str, to: set[str] | None = None) -> bool:
         self._post({"type": "chat", "from": self.display_name, "text": text}, to)
