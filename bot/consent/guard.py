@@ -5,10 +5,17 @@ It decides; the SessionRunner acts. Three things can happen:
 - a clinician command typed in the chat: /stop, /pause, /resume;
 - nothing.
 Before joining, `refusal()` says whether the consent mode allows joining at all.
+
+The checks embed text (the semantic signal), so the session asks them through
+`check_speech` / `check_text`, which run on one consent thread per process: never
+on the event loop (RTP, VAD and every other session's announcements run there)
+and never queued behind note work (which has its own threads and its own model).
 """
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -23,14 +30,19 @@ from bot.transcribe.segment import Participant
 log = get_logger(__name__)
 
 Action = Literal["objection", "stop", "pause", "resume"]
+Source = Literal["speech", "text", "clinician_command", "button", "join_question"]
 CLINICIAN_COMMANDS: dict[str, Action] = {"/stop": "stop", "/pause": "pause", "/resume": "resume"}
+
+# One thread: checks of one session stay in order (an objection is decided before a later
+# utterance of the same session is stored), and a check costs ~10 ms, so sessions do not wait long.
+_CONSENT_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="consent")
 
 
 @dataclass(frozen=True)
 class ConsentEvent:
     action: Action
     participant: Participant
-    source: Literal["speech", "text", "clinician_command"]
+    source: Source
     language: str
     rule: str | None = None
     utterance_end_s: float | None = None
@@ -87,10 +99,28 @@ class ConsentGuard:
         return None
 
     def on_text(self, participant: Participant, text: str) -> ConsentEvent | None:
+        """`participant.role` must come from the platform's authentication (the room's clinician
+        token), never from what a participant says about themselves."""
         command = CLINICIAN_COMMANDS.get(text.strip().lower())
         if command is not None and self.settings.clinician_commands and participant.role == "clinician":
             return ConsentEvent(command, participant, "clinician_command", self.language)
+        if command == "stop":  # a client who types /stop wants the assistant gone: that is an objection
+            return ConsentEvent("objection", participant, "text", self.language, "stop_command")
         decision = self.detector.check(text.removeprefix("/"), None)
         if decision.objection:
             return ConsentEvent("objection", participant, "text", decision.language, decision.rule)
         return None
+
+    async def check_speech(
+        self, participant: Participant, text: str, language: str | None, utterance_end_s: float | None = None,
+        complete: bool = True,
+    ) -> ConsentEvent | None:
+        return await asyncio.get_running_loop().run_in_executor(
+            _CONSENT_THREAD, lambda: self.on_speech(participant, text, language, utterance_end_s, complete))
+
+    async def check_text(self, participant: Participant, text: str) -> ConsentEvent | None:
+        return await asyncio.get_running_loop().run_in_executor(
+            _CONSENT_THREAD, lambda: self.on_text(participant, text))
+
+    async def warm_async(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(_CONSENT_THREAD, self.warm)

@@ -40,7 +40,7 @@ import numpy as np
 
 from bot.config import ConfigError
 from bot.log import get_logger
-from bot.notes.embedding import Embedder, TfidfEmbedder, default_embedder, embed_examples
+from bot.notes.embedding import Embedder, consent_embedder, embed_examples
 
 log = get_logger(__name__)
 
@@ -83,10 +83,9 @@ def embedder_installed() -> bool:
 
 
 def meaning_embedder() -> Embedder | None:
-    """The process-wide multilingual-e5 embedder the notes use too (one model in memory), or None
-    where only the lexical fallback loads: word overlap is not meaning."""
-    embedder = default_embedder()
-    return None if isinstance(embedder, TfidfEmbedder) else embedder
+    """The consent checks' own multilingual-e5 model (not the notes': a note must never delay an
+    objection), or None where e5 does not load: word overlap is not meaning."""
+    return consent_embedder()
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:

@@ -125,6 +125,23 @@ def default_embedder() -> Embedder:
         return _DEFAULT_EMBEDDER
 
 
+_CONSENT_EMBEDDER: E5Embedder | None = None
+
+
+def consent_embedder() -> Embedder | None:
+    """A second e5 model, for consent checks alone (~21 MB): a note's embedding holds its model's
+    lock for seconds, and an objection must never wait behind it. None where e5 does not load."""
+    global _CONSENT_EMBEDDER
+    with _DEFAULT_LOCK:
+        if _CONSENT_EMBEDDER is None:
+            try:
+                _CONSENT_EMBEDDER = E5Embedder()
+            except (ImportError, OSError, RuntimeError) as exc:
+                log.warning("consent_embedder_unavailable", error=type(exc).__name__)
+                return None
+        return _CONSENT_EMBEDDER
+
+
 _EXAMPLES: dict[str, np.ndarray] = {}  # this process's example embeddings, by cache key
 _EXAMPLES_LOCK = threading.Lock()
 _EMBED_CHUNK = 64
