@@ -120,7 +120,7 @@ def join(link: str, config: Path | None, language: str | None, name: str | None,
         from bot.recover import recover_all
 
         for recovered in recover_all(settings, key):
-            err_console.print(f"recovered an interrupted session: {recovered.note or recovered.error}", markup=False)
+            err_console.print(f"interrupted session {recovered.journal.name}: {recovered.summary}", markup=False)
 
     def progress(event: str, data: dict[str, Any]) -> None:
         if event == "state":

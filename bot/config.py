@@ -78,7 +78,14 @@ class ConsentSettings(_Section):
         description="Probability of an objection at which the semantic signal stops the session "
         "(lower = stops more; 0.9 errs towards stopping, 0.98 keeps cross-validated false stops within 1 %).",
     )
-    clinician_commands: bool = Field(True, description="Honour /stop, /pause and /resume typed by a clinician.")
+    clinician_commands: bool = Field(
+        True, description="Honour /stop, /pause and /resume typed by a clinician (the role the room's clinician "
+        "token grants; a participant who types /stop is heard as objecting)."
+    )
+    ask_on_join: bool = Field(
+        False, description="Also ask each participant, when they join, whether they agree (a choice in the room "
+        "page); their speech is kept only after they agree, and declining stops the session like an objection.",
+    )
 
     @field_validator("purposes")
     @classmethod

@@ -4,6 +4,12 @@ joining → announcing → listening ⇄ paused → ending → noting → done, 
 objection: → objected → purging → done; `failed` is reachable from any state
 with a reason. Each transition is one structured log event carrying the
 session id (never any content).
+
+Speech flows through one line of stages: track → VAD → recognizer →
+**consent stage** (`_consent_stage`: check for an objection, then keep only
+what a participant said after consent applied to them) → buffer → journal and
+prefetch. Nothing reaches the buffer without passing the check first, and an
+objection is honoured in every state until the note has been written.
 """
 
 from __future__ import annotations
@@ -11,11 +17,12 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -29,30 +36,37 @@ from bot.call.base import (
     CallJoinError,
     ConnectionLost,
     ConnectionRestored,
+    ConsentAnswered,
+    Delivery,
+    LeaveRequested,
     ParticipantJoined,
     ParticipantLeft,
     TextReceived,
 )
 from bot.config import Settings
+from bot.consent.admission import Admissions
 from bot.consent.announcements import Announcements, load_announcements
-from bot.consent.audit import Announced, AuditRecord, Objection, Pause, now_utc
+from bot.consent.audit import Announced, AuditRecord, JoinAnswer, Objection, Pause, Untranscribed, now_utc
 from bot.consent.guard import ConsentEvent, ConsentGuard
-from bot.files import write_private
+from bot.consent.record import write_objection_record
 from bot.log import get_logger
 from bot.notes.base import Note, NoteGenerator, SessionFacts
-from bot.notes.render import clock, write_note
 from bot.notes.html import write_html
 from bot.notes.prefetch import BackgroundPrefetch
+from bot.notes.render import write_note
 from bot.notes.structured import make_generator
 from bot.transcribe.buffer import TranscriptBuffer
 from bot.transcribe.engine import TranscriptionEngine
-from bot.transcribe.segment import Gap, Participant, Segment
 from bot.transcribe.journal import JournalError, JournalWriter, TranscriptJournal
-from bot.transcribe.stream import ParticipantStream
+from bot.transcribe.segment import Gap, Participant, Segment
+from bot.transcribe.stream import Heard, ParticipantStream
 
 log = get_logger(__name__)
 
 ACKNOWLEDGEMENT_TIMEOUT_S = 15.0
+ANNOUNCE_ATTEMPTS = 3  # an announcement cut off (the track was not up yet, a reconnect) is played again
+ANNOUNCE_RETRY_S = 2.0
+CONSENT_EVENTS = (TextReceived, LeaveRequested, ConsentAnswered, ParticipantLeft)
 
 
 class State(StrEnum):
@@ -126,6 +140,7 @@ class SessionRunner:
             sensitivity=settings.consent.objection_sensitivity,
         )
         self.buffer = TranscriptBuffer(self.session_id)
+        self.admissions = Admissions()
         self._started_wall = datetime.now(UTC)
         self._started = time.monotonic()
         self._present: dict[str, Participant] = {}
@@ -133,16 +148,18 @@ class SessionRunner:
         self._announced: dict[str, str] = {}
         self._streams: dict[str, ParticipantStream] = {}
         self._readers: dict[str, asyncio.Future[None]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Future[Any]] = set()
         self._stop_requested: asyncio.Event | None = None
         self._stop_reason = ""
         self._objection: Objection | None = None
+        self._acknowledgement: asyncio.Future[Delivery] | None = None
+        self._note_delivered = False
         self._journal_key = journal_key if settings.journal.enabled else None
         self._journal: TranscriptJournal | None = None
         self._journal_writer: JournalWriter | None = None
         self._gaps: list[dict[str, object]] = []
         self._lost: tuple[float, str] | None = None  # connection lost at (session seconds, reason)
-        self.buffer.subscribe(self._on_segment)
+        self.buffer.subscribe(self._on_stored)
 
     @property
     def stem(self) -> str:
@@ -174,8 +191,8 @@ class SessionRunner:
         if refusal is not None:
             return self._refuse(refusal)
         self._transition(State.JOINING)
-        # Embedding the objection examples takes seconds: do it while we join and announce.
-        self._spawn(asyncio.to_thread(self._guard.warm))
+        # Embedding the objection examples takes seconds: do it while we join and announce (off the loop).
+        self._spawn(self._guard.warm_async())
         name = self.settings.bot.display_name
         a = self._announcements
         try:
@@ -216,11 +233,12 @@ class SessionRunner:
         self._journal = TranscriptJournal(
             self.settings.journal.directory, self.session_id, self._journal_key,
             metadata={"language": self.settings.session.language, "consent_mode": self.settings.consent.mode,
-                      "stem": self.stem, "started_utc": self._started_wall.isoformat(timespec="seconds")},
+                      "stem": self.stem, "started_utc": self._started_wall.isoformat(timespec="seconds"),
+                      "purposes": list(self.settings.consent.purposes),
+                      "note_template": self.settings.session.note_template},
         )
-        # Subscribed after the consent check: an objecting segment is never journaled.
         self._journal_writer = JournalWriter(self._journal)
-        self.buffer.subscribe(self._journal_writer)
+        self.buffer.subscribe(self._journal_writer)  # the buffer holds only what passed the consent stage
 
     def _journal_do(self, action: Callable[[TranscriptJournal], None]) -> None:
         if self._journal is None or self._journal.closed:
@@ -288,37 +306,15 @@ class SessionRunner:
 
     def _handle(self, event: CallEvent) -> None:
         if isinstance(event, ParticipantJoined):
-            p = event.participant
-            self._present[p.id] = p
-            if p.id not in self._seen:
-                self._journal_do(lambda journal: journal.append_participant(p))
-            self._seen[p.id] = p
-            log.info("participant_joined", participant_id=p.id, role=p.role, present=len(self._present))
-            self._progress("participant_joined", {"participant": p})
-            if p.id not in self._announced:
-                # Whoever arrives once the first announcement is over gets the shorter one.
-                kind = "late_joiner" if self.state in (State.LISTENING, State.PAUSED) else "announcement"
-                self._announced[p.id] = kind
-                self._spawn(self._announce(p, kind))
+            self._joined(event.participant)
         elif isinstance(event, ParticipantLeft):
             self._present.pop(event.participant.id, None)
+            self.admissions.left(event.participant.id, self.clock())
             self._stop_reading(event.participant.id)
             log.info("participant_left", participant_id=event.participant.id, present=len(self._present))
             self._progress("participant_left", {"participant": event.participant})
         elif isinstance(event, AudioTrackReceived):
-            p = event.participant
-            if p.id in self._streams:
-                log.info("audio_track_replaced", participant_id=p.id)
-            stream = ParticipantStream(
-                p, self._engine, self.buffer, self.settings.vad,
-                self.settings.transcription.language or self.settings.session.language, self.clock,
-                prompt=self._announcements.asr_prompt if self.settings.transcription.consent_prompt else None,
-                on_partial=self._on_partial, on_unsure=self._on_unsure,
-            )
-            if self.state == State.PAUSED:
-                stream.pause()
-            self._streams[p.id] = stream
-            self._spawn(self._transcribe(stream, event))
+            self._start_stream(event)
         elif isinstance(event, ConnectionLost):
             log.warning("connection_lost", reason=event.reason)
             self._lost = self._lost or (self.clock(), event.reason)
@@ -329,33 +325,65 @@ class SessionRunner:
             self._progress("connection_restored", {"downtime_s": event.downtime_s})
         elif isinstance(event, TextReceived):
             log.info("chat_received", participant_id=event.participant.id, chars=len(event.text))
-            consent_event = self._guard.on_text(event.participant, event.text)
-            if consent_event is not None:
-                self._act(consent_event)
+            self._check(self._guard.check_text(event.participant, event.text))
+        elif isinstance(event, LeaveRequested):
+            log.info("leave_requested", participant_id=event.participant.id)
+            self._act(ConsentEvent("objection", event.participant, "button", self.settings.session.language))
+        elif isinstance(event, ConsentAnswered):
+            self._answered(event.participant, event.agreed)
 
-    def _note_gaps(self) -> tuple[Gap, ...]:
-        gaps = [Gap(float(g["from_s"]), float(g["to_s"]), str(g["reason"])) for g in self._gaps]  # type: ignore[arg-type]
-        gaps += [Gap(p.paused_at_s, p.resumed_at_s if p.resumed_at_s is not None else self.clock(), "paused by clinician")
-                 for p in self.audit.pauses]
-        return tuple(sorted(gaps, key=lambda g: g.from_s))
+    def _joined(self, p: Participant) -> None:
+        self._present[p.id] = p
+        if p.id not in self._seen:
+            self._journal_do(lambda journal: journal.append_participant(p))
+        self._seen[p.id] = p
+        admission = self.admissions.joined(p, self.clock())
+        log.info("participant_joined", participant_id=p.id, role=p.role, present=len(self._present))
+        self._progress("participant_joined", {"participant": p})
+        if self.settings.consent.ask_on_join and not admission.must_answer and admission.agreed_at_s is None:
+            self._spawn(self._ask(p))
+        if p.id not in self._announced:
+            # Whoever arrives once the first announcement is over gets the shorter one.
+            kind = "late_joiner" if self.state in (State.LISTENING, State.PAUSED) else "announcement"
+            self._announced[p.id] = kind
+            self._spawn(self._announce(p, kind))
 
-    def _close_gap(self) -> None:
-        """What was said while the connection was down was never heard: say so in the transcript."""
-        if self._lost is None:
-            return
-        (lost_at, reason), self._lost = self._lost, None
-        gap = {"from_s": round(lost_at, 2), "to_s": round(self.clock(), 2), "reason": f"connection lost: {reason}"}
-        self._gaps.append(gap)
-        self._journal_do(lambda j: j.append_gap(lost_at, float(gap["to_s"]), str(gap["reason"])))  # type: ignore[arg-type]
-
-    def _on_segment(self, segment: Segment) -> None:
-        self._progress("segment", {"segment": segment})
-        participant = self._seen.get(segment.participant_id) or Participant(
-            segment.participant_id, segment.display_name, segment.role
+    def _start_stream(self, event: AudioTrackReceived) -> None:
+        p = event.participant
+        if p.id in self._streams:
+            log.info("audio_track_replaced", participant_id=p.id)
+        stream = ParticipantStream(
+            p, self._engine, self._consent_stage, self.settings.vad,
+            self.settings.transcription.language or self.settings.session.language, self.clock,
+            session_id=self.session_id,
+            prompt=self._announcements.asr_prompt if self.settings.transcription.consent_prompt else None,
+            on_partial=self._on_partial, on_unsure=self._on_unsure, on_lost=self._on_lost,
         )
-        consent_event = self._guard.on_speech(participant, segment.text, segment.language, segment.end)
-        if consent_event is not None:
-            self._act(consent_event)
+        if self.state == State.PAUSED:
+            stream.pause()
+        self._streams[p.id] = stream
+        self._spawn(self._transcribe(stream, event))
+
+    # -- the consent stage -------------------------------------------------------
+
+    async def _consent_stage(self, heard: Heard) -> None:
+        """Every final utterance passes here before anything keeps it: first the objection check
+        (off the loop), then whether consent already applied to its speaker when they began."""
+        p = heard.participant
+        event = await self._guard.check_speech(self._known(p), heard.text, heard.language, heard.end)
+        if event is not None:
+            self._act(event)
+        if self._objection is not None:
+            return
+        if not self.admissions.admits(p.id, heard.start):
+            self.admissions.hold(p.id)
+            self.audit.held_utterances[p.id] = self.audit.held_utterances.get(p.id, 0) + 1
+            log.info("speech_held", participant_id=p.id, reason="consent not yet applied")
+            return
+        self.buffer.append(self._known(p), heard.start, heard.end, heard.text, heard.language, heard.confidence)
+
+    def _on_stored(self, segment: Segment) -> None:
+        self._progress("segment", {"segment": segment})
         if self._prefetch is not None and self._objection is None:
             worker = self._prefetch.add(segment)
             if worker is not None:  # awaited with the other tasks before the note is drafted
@@ -363,22 +391,74 @@ class SessionRunner:
                 worker.add_done_callback(self._tasks.discard)
 
     def _on_partial(self, participant: Participant, text: str, language: str, start: float, end: float) -> None:
-        """Text of an utterance still in progress: shown, checked for an objection, never stored."""
-        self._progress("partial", {"participant": participant, "text": text, "start": start, "end": end})
-        self._on_unsure(participant, text, language, start, end)
+        """Text of an utterance still in progress: checked, then shown if its speaker is admitted; never stored."""
+        async def check_then_show() -> None:
+            event = await self._guard.check_speech(self._known(participant), text, language, end, complete=False)
+            if event is not None:
+                self._act(event)
+            elif self._objection is None and self.admissions.admits(participant.id, start):
+                self._progress("partial", {"participant": participant, "text": text, "start": start, "end": end})
+        self._spawn(check_then_show())
 
     def _on_unsure(self, participant: Participant, text: str, language: str, start: float, end: float) -> None:
         """Text the recognizer was unsure of: not stored, not shown, but checked. Err towards stopping."""
-        consent_event = self._guard.on_speech(participant, text, language, end, complete=False)
-        if consent_event is not None:
-            self._act(consent_event)
+        self._check(self._guard.check_speech(self._known(participant), text, language, end, complete=False))
+
+    def _on_lost(self, participant: Participant, start: float, end: float, reason: str) -> None:
+        """Speech that could not be transcribed: the note and the audit say it is missing."""
+        log.warning("speech_untranscribed", participant_id=participant.id, reason=reason,
+                    audio_s=round(end - start, 2))
+        self.audit.untranscribed.append(Untranscribed(participant.id, round(start, 2), round(end, 2), reason))
+
+    def _check(self, decision: Coroutine[Any, Any, ConsentEvent | None]) -> None:
+        async def check() -> None:
+            event = await decision
+            if event is not None:
+                self._act(event)
+        self._spawn(check())
+
+    def _known(self, participant: Participant) -> Participant:
+        """The participant as the platform authenticated them (role included), not as a stream saw them."""
+        return self._seen.get(participant.id, participant)
+
+    async def _ask(self, participant: Participant) -> None:
+        text = self._announcements.text.consent_question
+        asked = text is not None and await self._connector.ask_consent(
+            text.format(name=self.settings.bot.display_name), to={participant.id})
+        self.audit.join_answers.append(JoinAnswer(participant.id, participant.display_name, asked,
+                                                  round(self.clock(), 2)))
+        admission = self.admissions.by_id[participant.id]
+        admission.must_answer = asked
+        if not asked:
+            log.warning("consent_question_not_asked", participant_id=participant.id,
+                        reason="no question text" if text is None else "the platform cannot ask")
+
+    def _answered(self, participant: Participant, agreed: bool) -> None:
+        log.info("consent_answered", participant_id=participant.id, agreed=agreed)
+        answer = next((a for a in reversed(self.audit.join_answers) if a.participant_id == participant.id), None)
+        if answer is not None and answer.agreed is None:
+            answer.agreed, answer.answered_at_s = agreed, round(self.clock(), 2)
+        if agreed:
+            self.admissions.agreed(participant.id, self.clock())
+        else:
+            self._act(ConsentEvent("objection", self._known(participant), "join_question",
+                                   self.settings.session.language, "declined at join"))
 
     def _act(self, event: ConsentEvent) -> None:
+        if event.action == "objection":
+            if self._objection is not None:
+                return
+            if self._note_delivered:
+                log.warning("objection_after_note", participant_id=event.participant.id, source=event.source)
+                self.audit.late_objection = (
+                    f"participant {event.participant.display_name} objected ({event.source}) at "
+                    f"{now_utc()}, after the note had been delivered: it was not withdrawn automatically")
+                return
+            self._object(event)
+            return
         if self._objection is not None or self.state in (State.ENDING, State.NOTING, State.DONE):
             return
-        if event.action == "objection":
-            self._object(event)
-        elif event.action == "stop":
+        if event.action == "stop":
             log.info("clinician_command", command="stop", participant_id=event.participant.id)
             self.request_stop("stopped by the clinician")
         elif event.action == "pause" and self.state != State.PAUSED:
@@ -397,15 +477,20 @@ class SessionRunner:
             self._transition(State.LISTENING, by=event.participant.id)
 
     def _object(self, event: ConsentEvent) -> None:
-        """Stop at once: nothing more goes to transcription and nothing already held is kept."""
+        """Stop at once: cut what the bot is saying, acknowledge, keep nothing already held."""
         p = event.participant
+        decided = time.monotonic()
         self._objection = Objection(
             participant_id=p.id, display_name=p.display_name, role=p.role, source=event.source,
             at_s=round(self.clock(), 2), at_utc=now_utc(), language=event.language,
             utterance_end_s=event.utterance_end_s,
         )
+        self._connector.stop_speaking()
+        self._acknowledgement = asyncio.ensure_future(self._acknowledge(decided))
         for stream in self._streams.values():
             stream.discard()
+        # Marked before the purge: a crash in between must never turn this journal into a note.
+        self._journal_do(lambda journal: journal.mark_objection())
         dropped = self.buffer.purge()
         if self._prefetch is not None:
             self._prefetch.forget()  # vectors derived from what was said go with it
@@ -415,20 +500,45 @@ class SessionRunner:
         self._transition(State.OBJECTED, participant_id=p.id, source=event.source, segments_dropped=dropped, **latency)
         self.request_stop("objection")
 
+    async def _acknowledge(self, decided: float) -> Delivery:
+        samples, rate = self._speech["acknowledgement"]
+        speaking = asyncio.ensure_future(self._connector.speak(samples, rate))
+        await self._connector.send_text(self._announcements.text_for("acknowledgement", self.settings.bot.display_name))
+        delivery = await speaking
+        objection = self._objection
+        if objection is not None and delivery.started_at is not None:
+            objection.acknowledgement_after_s = round(delivery.started_at - decided, 3)
+            log.info("acknowledgement_started", latency_s=objection.acknowledgement_after_s)
+        if objection is not None:
+            objection.acknowledgement_played_s = round(delivery.played_s, 2)
+            objection.acknowledgement_total_s = round(delivery.total_s, 2)
+        return delivery
+
     async def _announce(self, participant: Participant, kind: str) -> None:
         samples, rate = self._speech[kind]
         name = self.settings.bot.display_name
-        await self._connector.send_text(self._announcements.text_for(kind, name), to={participant.id})
-        await self._connector.speak(samples, rate, to={participant.id})
-        if self._objection is not None:
-            return
-        self.audit.announced.append(Announced(
-            participant.id, participant.display_name, participant.role, kind, round(self.clock(), 2), now_utc()
-        ))
-        log.info("announcement_played", participant_id=participant.id, kind=kind, audio_s=round(samples.size / rate, 1))
-        self._progress("announced", {"participant": participant, "kind": kind})
-        if self.state == State.ANNOUNCING:
-            self._transition(State.LISTENING)
+        posted = await self._connector.send_text(self._announcements.text_for(kind, name), to={participant.id})
+        for attempt in range(1, ANNOUNCE_ATTEMPTS + 1):
+            delivery = await self._connector.speak(samples, rate, to={participant.id})
+            if self._objection is not None or self.state not in (State.ANNOUNCING, State.LISTENING, State.PAUSED):
+                return
+            self.audit.announced.append(Announced(
+                participant.id, participant.display_name, participant.role, kind, round(self.clock(), 2), now_utc(),
+                played_s=round(delivery.played_s, 2), total_s=round(delivery.total_s, 2),
+                complete=delivery.complete, chat_posted=bool(posted),
+            ))
+            log.info("announcement_played", participant_id=participant.id, kind=kind, complete=delivery.complete,
+                     played_s=round(delivery.played_s, 1), audio_s=round(delivery.total_s, 1), attempt=attempt)
+            if delivery.complete:
+                self.admissions.announced(participant.id, self.clock())
+                self._progress("announced", {"participant": participant, "kind": kind})
+                if self.state == State.ANNOUNCING:
+                    self._transition(State.LISTENING)
+                return
+            if participant.id not in self._present:
+                return
+            await asyncio.sleep(ANNOUNCE_RETRY_S)
+        log.warning("announcement_not_delivered", participant_id=participant.id, kind=kind)
 
     async def _transcribe(self, stream: ParticipantStream, event: AudioTrackReceived) -> None:
         # aiortc never ends a remote track whose receiver had not started yet (a peer
@@ -447,38 +557,68 @@ class SessionRunner:
             if participant_id is None or pid == participant_id:
                 reader.cancel()
 
-    def _spawn(self, coroutine: object) -> None:
-        task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     # -- ending ------------------------------------------------------------------
+
+    def _note_gaps(self) -> tuple[Gap, ...]:
+        gaps = [Gap(float(g["from_s"]), float(g["to_s"]), str(g["reason"])) for g in self._gaps]  # type: ignore[arg-type]
+        gaps += [Gap(p.paused_at_s, p.resumed_at_s if p.resumed_at_s is not None else self.clock(), "paused by clinician")
+                 for p in self.audit.pauses]
+        gaps += self.admissions.gaps(self.clock())
+        gaps += [Gap(u.from_s, u.to_s, u.reason) for u in self.audit.untranscribed]
+        return tuple(sorted(gaps, key=lambda g: g.from_s))
+
+    def _close_gap(self) -> None:
+        """What was said while the connection was down was never heard: say so in the transcript."""
+        if self._lost is None:
+            return
+        (lost_at, reason), self._lost = self._lost, None
+        gap = {"from_s": round(lost_at, 2), "to_s": round(self.clock(), 2), "reason": f"connection lost: {reason}"}
+        self._gaps.append(gap)
+        self._journal_do(lambda j: j.append_gap(lost_at, float(gap["to_s"]), str(gap["reason"])))  # type: ignore[arg-type]
+
+    async def _settle(self) -> None:
+        """Wait for every utterance still in the recognizer and every consent check, while still
+        reading the call's consent events (chat, the leave button), so an objection made in the
+        last moments is honoured before anything is written."""
+        reading = asyncio.ensure_future(self._consent_events_meanwhile())
+        try:
+            while self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        finally:
+            reading.cancel()
+
+    async def _consent_events_meanwhile(self) -> None:
+        async for event in self._connector.events():
+            if isinstance(event, CallEnded):
+                return
+            if isinstance(event, CONSENT_EVENTS):
+                self._handle(event)
 
     async def _finish_after_objection(self) -> SessionResult:
         objection = self._objection
         assert objection is not None
         self._transition(State.PURGING)
         self._stop_reading()
-        # Say so, out loud and in writing, before leaving.
-        samples, rate = self._speech["acknowledgement"]
-        name = self.settings.bot.display_name
-        await self._connector.send_text(self._announcements.text_for("acknowledgement", name))
-        try:
-            await asyncio.wait_for(self._connector.speak(samples, rate), ACKNOWLEDGEMENT_TIMEOUT_S)
-        except TimeoutError:
-            log.warning("acknowledgement_timeout")
+        acknowledged = False
+        if self._acknowledgement is not None:
+            try:  # said out loud and in writing before leaving
+                delivery = await asyncio.wait_for(asyncio.shield(self._acknowledgement), ACKNOWLEDGEMENT_TIMEOUT_S)
+                acknowledged = delivery.complete
+            except TimeoutError:
+                log.warning("acknowledgement_timeout")
         await self._connector.leave()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         dropped = self.buffer.purge()  # anything that raced in after the objection
         self.audit.objection = objection
         self.audit.outcome = "stopped on objection; nothing retained"
-        record = write_private(self.settings.paths.output_dir / f"{self.stem}.objection.md", (
-            "# Session stopped: a participant objected\n\n"
-            f"- Session id: `{self.session_id}`\n"
-            f"- {objection.summary(clock(objection.at_s)).capitalize()}.\n"
-            "- The assistant acknowledged, left the call, and kept no transcript and no note.\n"
-        ))
+        record = write_objection_record(self.settings.paths.output_dir, self.stem, self.session_id, objection,
+                                        acknowledged)
         audit = self._write_audit()
         self._transition(State.DONE, reason="objection", late_segments_dropped=dropped)
         log.info("objection_record_written", files=2)
@@ -492,17 +632,18 @@ class SessionRunner:
         duration = self.clock()
         self._close_gap()  # the call ended while disconnected (e.g. unreachable too long)
         self._transition(State.ENDING, reason=reason)
-        await self._connector.leave()
         self._stop_reading()
-        # Each stream then flushes its last utterance and waits for its transcriptions.
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._connector.stop_speaking()  # an announcement still playing is moot now
+        # Each stream flushes its last utterance; it passes the consent stage before we leave.
+        await self._settle()
         if self._objection is not None:  # someone objected in their very last words
             return await self._finish_after_objection()
+        await self._connector.leave()
         segments = self.buffer.segments()
         result = SessionResult(
             self.session_id, self.state, reason, segments, list(self._seen.values()), dict(self._announced),
-            duration_s=duration, gaps=list(self._gaps),
+            duration_s=duration, gaps=[{"from_s": g.from_s, "to_s": g.to_s, "reason": g.reason}
+                                       for g in self._note_gaps()],
         )
         self._transition(State.NOTING, segments=len(segments))
         facts = SessionFacts(
@@ -521,6 +662,8 @@ class SessionRunner:
             note = await asyncio.to_thread(
                 self._generator.generate, segments, facts, self.settings.session.note_template, purposes
             )
+            if self._objection is not None:
+                return await self._finish_after_objection()
             result.note = note
             result.note_markdown, result.note_json = write_note(
                 note, self.settings.paths.output_dir, self.settings.notes.include_transcript, self.stem
@@ -528,6 +671,7 @@ class SessionRunner:
             result.note_html = write_html(
                 note, self.settings.paths.output_dir, self.settings.notes.include_transcript, self.stem
             )
+        self._note_delivered = True
         # Only now is the transcript safe elsewhere: a crash before this point leaves it recoverable.
         self._journal_do(lambda journal: journal.end(reason))
         if self._journal is not None and not self.settings.journal.keep_after_note:

@@ -32,7 +32,7 @@ from bot.transcribe.buffer import TranscriptBuffer
 from bot.transcribe.engine import TranscriptionEngine
 from bot.transcribe.file import CHUNK, transcribe_pcm
 from bot.transcribe.segment import Participant
-from bot.transcribe.stream import ParticipantStream
+from bot.transcribe.stream import ParticipantStream, store_all
 from bot.wer import word_error_rate
 
 TURN_PAUSE_S = 1.0
@@ -123,8 +123,8 @@ async def run_load(engine: TranscriptionEngine, settings: Settings, tracks: list
         buffers.append(buffer)
         for speaker, _ in enumerate(tracks):
             streams.append(ParticipantStream(
-                Participant(f"p{speaker}", f"speaker {speaker}"), engine, buffer, settings.vad, language,
-                lambda: time.monotonic() - started, on_partial=on_partial,
+                Participant(f"p{speaker}", f"speaker {speaker}"), engine, store_all(buffer), settings.vad, language,
+                lambda: time.monotonic() - started, session_id=buffer.session_id, on_partial=on_partial,
             ))
     feeders = [asyncio.ensure_future(_feed(s, tracks[i % len(tracks)], started)) for i, s in enumerate(streams)]
 

@@ -18,6 +18,8 @@ class Messages(_Strict):
     announcement: str = Field(min_length=20)
     late_joiner: str = Field(min_length=20)
     acknowledgement: str = Field(min_length=5)
+    # The join-time question (consent.ask_on_join), shown in the room page with agree / decline.
+    consent_question: str | None = Field(None, min_length=20)
 
 
 class Announcements(_Strict):

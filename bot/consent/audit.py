@@ -22,8 +22,14 @@ class Announced:
     display_name: str
     role: str | None
     kind: str  # announcement | late_joiner
-    at_s: float
+    at_s: float  # when it finished (or was cut off)
     at_utc: str
+    # What was delivered, not what was queued: seconds of the speech sent to this participant,
+    # of its full length, and whether the text version was posted in the chat.
+    played_s: float = 0.0
+    total_s: float = 0.0
+    complete: bool = False
+    chat_posted: bool = False
 
 
 @dataclass
@@ -36,9 +42,34 @@ class Objection:
     at_utc: str
     language: str
     utterance_end_s: float | None = None  # spoken: end of the audio the objection was heard in
+    acknowledgement_after_s: float | None = None  # decision → the acknowledgement's first frame sent
+    acknowledgement_played_s: float | None = None
+    acknowledgement_total_s: float | None = None
 
     def summary(self, clock: str) -> str:
         return f"participant {self.display_name} objected at {clock} ({self.source}); nothing retained"
+
+
+@dataclass
+class JoinAnswer:
+    """The join-time consent question (consent.ask_on_join) and its answer."""
+
+    participant_id: str
+    display_name: str
+    asked: bool  # False where the platform cannot ask (no chat/data channel)
+    asked_at_s: float
+    agreed: bool | None = None
+    answered_at_s: float | None = None
+
+
+@dataclass
+class Untranscribed:
+    """Speech that reached the bot but could not be transcribed, so it is not in the note."""
+
+    participant_id: str
+    from_s: float
+    to_s: float
+    reason: str
 
 
 @dataclass
@@ -59,6 +90,10 @@ class AuditRecord:
     announced: list[Announced] = field(default_factory=list)
     objection: Objection | None = None
     pauses: list[Pause] = field(default_factory=list)
+    join_answers: list[JoinAnswer] = field(default_factory=list)
+    untranscribed: list[Untranscribed] = field(default_factory=list)
+    held_utterances: dict[str, int] = field(default_factory=dict)  # participant id → heard before consent applied
+    late_objection: str | None = None  # an objection that came after the note had been delivered
     outcome: str = ""
     consent_renewed: str | None = None  # "command" | "schedule key": the first session after a declined series
     started_utc: str = field(default_factory=now_utc)

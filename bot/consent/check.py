@@ -19,7 +19,7 @@ from bot.transcribe.buffer import TranscriptBuffer
 from bot.transcribe.engine import TranscriptionEngine
 from bot.transcribe.file import feed_recording
 from bot.transcribe.segment import Participant
-from bot.transcribe.stream import ParticipantStream
+from bot.transcribe.stream import ParticipantStream, store_all
 
 SPEAKER = Participant("checked", "participant", None)
 
@@ -61,8 +61,8 @@ async def check_audio(
 
     # Final segments, and text the confidence filters dropped, go through the same check as in a call.
     stream = ParticipantStream(
-        SPEAKER, engine, buffer, settings.vad, guard.language, time.monotonic, prompt,
-        on_unsure=lambda _who, text, language, _start, end: check(text, language, end, complete=False),
+        SPEAKER, engine, store_all(buffer), settings.vad, guard.language, time.monotonic,
+        session_id=buffer.session_id, prompt=prompt, on_unsure=lambda _who, text, language, _start, end: check(text, language, end, complete=False),
     )
     buffer.subscribe(lambda segment: check(segment.text, segment.language, segment.end))
     await feed_recording(stream, audio, settings, realtime=False)

@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.transcribe.buffer import TranscriptBuffer
 from bot.transcribe.engine import TranscriptionEngine
 from bot.transcribe.segment import Participant
-from bot.transcribe.stream import ParticipantStream
+from bot.transcribe.stream import ParticipantStream, store_all
 
 CHUNK = ASR_RATE // 50  # 20 ms
 
@@ -67,8 +67,8 @@ async def transcribe_pcm(
         partials.append({"start": round(start, 2), "end": round(end, 2), "text": text, "final": False})
 
     stream = ParticipantStream(
-        Participant("file", "speaker"), engine, buffer, settings.vad, language,
-        lambda: time.monotonic() - started, prompt, on_partial,
+        Participant("file", "speaker"), engine, store_all(buffer), settings.vad, language,
+        lambda: time.monotonic() - started, session_id=buffer.session_id, prompt=prompt, on_partial=on_partial,
     )
     await feed_recording(stream, audio, settings, realtime)
     segments = [

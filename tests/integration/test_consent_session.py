@@ -161,8 +161,13 @@ async def test_clinician_pause_keeps_nothing_said_while_paused(room, engine, mak
     assert len(pauses) == 1 and pauses[0]["resumed_at_s"] > pauses[0]["paused_at_s"]
     # The clinician reading the note learns that part of the session is missing, and why.
     facts = json.loads(result.note_json.read_text())["facts"]
-    assert facts["gaps"] == [{"from_s": pauses[0]["paused_at_s"], "to_s": pauses[0]["resumed_at_s"],
-                              "reason": "paused by clinician"}]
+    assert {"from_s": pauses[0]["paused_at_s"], "to_s": pauses[0]["resumed_at_s"],
+            "reason": "paused by clinician"} in facts["gaps"]
+    # and that each participant's speech counts only from the end of their announcement
+    announced = json.loads(result.audit.read_text())["announced"]
+    before = [g for g in facts["gaps"] if g["reason"].startswith("before the announcement had reached")]
+    assert len(before) == 2 and len(facts["gaps"]) == 3
+    assert max(g["to_s"] for g in before) <= max(a["at_s"] for a in announced) <= pauses[0]["paused_at_s"]
     assert facts["ended_because"] == "everyone else left"
     assert "Not transcribed" in result.note_markdown.read_text() and "(paused by clinician)" in result.note_markdown.read_text()
 

@@ -19,7 +19,7 @@ from bot.transcribe.buffer import TranscriptBuffer
 from bot.transcribe.engine import TranscriptionEngine
 from bot.transcribe.file import CHUNK, transcribe_pcm
 from bot.transcribe.segment import Participant
-from bot.transcribe.stream import ParticipantStream
+from bot.transcribe.stream import ParticipantStream, store_all
 from bot.wer import normalize
 
 pytestmark = pytest.mark.slow
@@ -48,8 +48,8 @@ async def test_two_interleaved_speakers_are_attributed_correctly(base_engine, sp
     tracks, _ = two_speaker_tracks(clips)
     buffer = TranscriptBuffer("two")
     started = time.monotonic()
-    streams = [ParticipantStream(Participant(f"p{i}", f"speaker {i}"), engine, buffer, settings.vad, "en",
-                                 lambda: time.monotonic() - started) for i in range(2)]
+    streams = [ParticipantStream(Participant(f"p{i}", f"speaker {i}"), engine, store_all(buffer), settings.vad, "en",
+                                 lambda: time.monotonic() - started, session_id="two") for i in range(2)]
     for start in range(0, tracks[0].size, CHUNK):  # both speakers' audio arrives interleaved, chunk by chunk
         for stream, track in zip(streams, tracks, strict=True):
             stream.push_pcm(track[start : start + CHUNK])
@@ -72,7 +72,8 @@ async def test_a_full_queue_is_reported_not_hidden(speech_dir) -> None:
     clips = [c for c, _ in load_clips()[:4]]
     pause = np.zeros(ASR_RATE, dtype=np.int16)
     buffer = TranscriptBuffer("overflow")
-    stream = ParticipantStream(Participant("p1", "reader"), engine, buffer, settings.vad, "en", time.monotonic)
+    stream = ParticipantStream(Participant("p1", "reader"), engine, store_all(buffer), settings.vad, "en", time.monotonic,
+                               session_id="test")
     with structlog.testing.capture_logs() as logs:
         for samples in clips:  # pushed all at once: far faster than the model decodes
             stream.push_pcm(np.concatenate([samples, pause]))
@@ -109,8 +110,8 @@ async def test_partials_of_a_long_utterance_cover_only_the_recent_window(speech_
     speech = np.concatenate([c for c, _ in load_clips()[:3]])  # ~20 s read without long pauses
     seen: list[tuple[float, float, str]] = []
     stream = ParticipantStream(
-        Participant("p1", "reader"), engine, TranscriptBuffer("window"),
-        settings.vad.model_copy(update={"max_utterance_s": 30.0}), "en", time.monotonic,
+        Participant("p1", "reader"), engine, store_all(TranscriptBuffer("window")),
+        settings.vad.model_copy(update={"max_utterance_s": 30.0}), "en", time.monotonic, session_id="window",
         on_partial=lambda _who, text, _lang, start, end: seen.append((start, end, text)),
     )
     for start in range(0, speech.size, CHUNK):
@@ -139,8 +140,8 @@ async def test_partials_wait_for_an_idle_decoder(speech_dir) -> None:
     seen: list[str] = []
     buffer = TranscriptBuffer("idle")
     stream = ParticipantStream(
-        Participant("p1", "reader"), engine, buffer, settings.vad, "en", time.monotonic,
-        on_partial=lambda _who, text, *_: seen.append(text),
+        Participant("p1", "reader"), engine, store_all(buffer), settings.vad, "en", time.monotonic,
+        session_id="idle", on_partial=lambda _who, text, *_: seen.append(text),
     )
     for start in range(0, int(5 * ASR_RATE), CHUNK):  # 5 s of speech: past partial_after_s
         stream.push_pcm(speech[start : start + CHUNK])

@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.transcribe.buffer import TranscriptBuffer
 from bot.transcribe.engine import TranscriptionEngine
 from bot.transcribe.segment import Participant
-from bot.transcribe.stream import ParticipantStream
+from bot.transcribe.stream import ParticipantStream, store_all
 from bot.wer import word_error_rate
 
 pytestmark = pytest.mark.slow
@@ -40,7 +40,8 @@ def load_clips(speech_dir: Path) -> list[tuple[np.ndarray, str]]:
 
 async def transcribe_through_stream(engine: TranscriptionEngine, settings: Settings, audio: np.ndarray) -> str:
     buffer = TranscriptBuffer("wer-test")
-    stream = ParticipantStream(Participant("p1", "Reader"), engine, buffer, settings.vad, "en", time.monotonic)
+    stream = ParticipantStream(Participant("p1", "Reader"), engine, store_all(buffer), settings.vad, "en", time.monotonic,
+                               session_id="test")
     for start in range(0, audio.size, 320):
         stream.push_pcm(audio[start : start + 320])
     await stream.finish()
