@@ -6,7 +6,7 @@ with a reason. Each transition is one structured log event carrying the
 session id (never any content).
 
 Speech flows through one line of stages: track → VAD → recognizer →
-**consent stage** (`_consent_stage`: check for an objection, then keep only
+**consent stage** (bot/consent/stage.py: check for an objection, then keep only
 what a participant said after consent applied to them) → buffer → journal and
 prefetch. Nothing reaches the buffer without passing the check first, and an
 objection is honoured in every state until the note has been written.
@@ -44,11 +44,11 @@ from bot.call.base import (
     TextReceived,
 )
 from bot.config import Settings
-from bot.consent.admission import Admissions
 from bot.consent.announcements import Announcements, load_announcements
-from bot.consent.audit import Announced, AuditRecord, JoinAnswer, Objection, Pause, Untranscribed, now_utc
+from bot.consent.audit import Announced, AuditRecord, Objection, Pause, now_utc
 from bot.consent.guard import ConsentEvent, ConsentGuard
 from bot.consent.record import write_objection_record
+from bot.consent.stage import ConsentStage
 from bot.log import get_logger
 from bot.notes.base import Note, NoteGenerator, SessionFacts
 from bot.notes.html import write_html
@@ -59,7 +59,7 @@ from bot.transcribe.buffer import TranscriptBuffer
 from bot.transcribe.engine import TranscriptionEngine
 from bot.transcribe.journal import JournalError, JournalWriter, TranscriptJournal
 from bot.transcribe.segment import Gap, Participant, Segment
-from bot.transcribe.stream import Heard, ParticipantStream
+from bot.transcribe.stream import ParticipantStream
 
 log = get_logger(__name__)
 
@@ -140,7 +140,6 @@ class SessionRunner:
             sensitivity=settings.consent.objection_sensitivity,
         )
         self.buffer = TranscriptBuffer(self.session_id)
-        self.admissions = Admissions()
         self._started_wall = datetime.now(UTC)
         self._started = time.monotonic()
         self._present: dict[str, Participant] = {}
@@ -159,6 +158,11 @@ class SessionRunner:
         self._journal_writer: JournalWriter | None = None
         self._gaps: list[dict[str, object]] = []
         self._lost: tuple[float, str] | None = None  # connection lost at (session seconds, reason)
+        self.consent = ConsentStage(
+            self._guard, self.buffer, self.audit, clock=self.clock, act=self._act, spawn=self._spawn,
+            progress=self._progress, known=self._seen, objected=lambda: self._objection is not None,
+            language=language,
+        )
         self.buffer.subscribe(self._on_stored)
 
     @property
@@ -309,7 +313,7 @@ class SessionRunner:
             self._joined(event.participant)
         elif isinstance(event, ParticipantLeft):
             self._present.pop(event.participant.id, None)
-            self.admissions.left(event.participant.id, self.clock())
+            self.consent.admissions.left(event.participant.id, self.clock())
             self._stop_reading(event.participant.id)
             log.info("participant_left", participant_id=event.participant.id, present=len(self._present))
             self._progress("participant_left", {"participant": event.participant})
@@ -325,23 +329,25 @@ class SessionRunner:
             self._progress("connection_restored", {"downtime_s": event.downtime_s})
         elif isinstance(event, TextReceived):
             log.info("chat_received", participant_id=event.participant.id, chars=len(event.text))
-            self._check(self._guard.check_text(event.participant, event.text))
+            self.consent.text(event.participant, event.text)
         elif isinstance(event, LeaveRequested):
             log.info("leave_requested", participant_id=event.participant.id)
-            self._act(ConsentEvent("objection", event.participant, "button", self.settings.session.language))
+            self.consent.leave_requested(event.participant)
         elif isinstance(event, ConsentAnswered):
-            self._answered(event.participant, event.agreed)
+            self.consent.answered(event.participant, event.agreed)
 
     def _joined(self, p: Participant) -> None:
         self._present[p.id] = p
         if p.id not in self._seen:
             self._journal_do(lambda journal: journal.append_participant(p))
         self._seen[p.id] = p
-        admission = self.admissions.joined(p, self.clock())
+        admission = self.consent.admissions.joined(p, self.clock())
         log.info("participant_joined", participant_id=p.id, role=p.role, present=len(self._present))
         self._progress("participant_joined", {"participant": p})
         if self.settings.consent.ask_on_join and not admission.must_answer and admission.agreed_at_s is None:
-            self._spawn(self._ask(p))
+            question = self._announcements.text.consent_question
+            self._spawn(self.consent.ask(p, question and question.format(name=self.settings.bot.display_name),
+                                         lambda text, to: self._connector.ask_consent(text, to=to)))
         if p.id not in self._announced:
             # Whoever arrives once the first announcement is over gets the shorter one.
             kind = "late_joiner" if self.state in (State.LISTENING, State.PAUSED) else "announcement"
@@ -352,97 +358,25 @@ class SessionRunner:
         p = event.participant
         if p.id in self._streams:
             log.info("audio_track_replaced", participant_id=p.id)
+            self._stop_reading(p.id)  # the old track may never end by itself: its reader would be orphaned
         stream = ParticipantStream(
-            p, self._engine, self._consent_stage, self.settings.vad,
+            p, self._engine, self.consent.final, self.settings.vad,
             self.settings.transcription.language or self.settings.session.language, self.clock,
             session_id=self.session_id,
             prompt=self._announcements.asr_prompt if self.settings.transcription.consent_prompt else None,
-            on_partial=self._on_partial, on_unsure=self._on_unsure, on_lost=self._on_lost,
+            on_partial=self.consent.partial, on_unsure=self.consent.unsure, on_lost=self.consent.lost,
         )
-        if self.state == State.PAUSED:
-            stream.pause()
         self._streams[p.id] = stream
         self._spawn(self._transcribe(stream, event))
 
-    # -- the consent stage -------------------------------------------------------
-
-    async def _consent_stage(self, heard: Heard) -> None:
-        """Every final utterance passes here before anything keeps it: first the objection check
-        (off the loop), then whether consent already applied to its speaker when they began."""
-        p = heard.participant
-        event = await self._guard.check_speech(self._known(p), heard.text, heard.language, heard.end)
-        if event is not None:
-            self._act(event)
-        if self._objection is not None:
-            return
-        if not self.admissions.admits(p.id, heard.start):
-            self.admissions.hold(p.id)
-            self.audit.held_utterances[p.id] = self.audit.held_utterances.get(p.id, 0) + 1
-            log.info("speech_held", participant_id=p.id, reason="consent not yet applied")
-            return
-        self.buffer.append(self._known(p), heard.start, heard.end, heard.text, heard.language, heard.confidence)
-
     def _on_stored(self, segment: Segment) -> None:
+        """After the consent stage kept a segment: show it, and embed it for the note ahead of time."""
         self._progress("segment", {"segment": segment})
         if self._prefetch is not None and self._objection is None:
             worker = self._prefetch.add(segment)
             if worker is not None:  # awaited with the other tasks before the note is drafted
                 self._tasks.add(worker)
                 worker.add_done_callback(self._tasks.discard)
-
-    def _on_partial(self, participant: Participant, text: str, language: str, start: float, end: float) -> None:
-        """Text of an utterance still in progress: checked, then shown if its speaker is admitted; never stored."""
-        async def check_then_show() -> None:
-            event = await self._guard.check_speech(self._known(participant), text, language, end, complete=False)
-            if event is not None:
-                self._act(event)
-            elif self._objection is None and self.admissions.admits(participant.id, start):
-                self._progress("partial", {"participant": participant, "text": text, "start": start, "end": end})
-        self._spawn(check_then_show())
-
-    def _on_unsure(self, participant: Participant, text: str, language: str, start: float, end: float) -> None:
-        """Text the recognizer was unsure of: not stored, not shown, but checked. Err towards stopping."""
-        self._check(self._guard.check_speech(self._known(participant), text, language, end, complete=False))
-
-    def _on_lost(self, participant: Participant, start: float, end: float, reason: str) -> None:
-        """Speech that could not be transcribed: the note and the audit say it is missing."""
-        log.warning("speech_untranscribed", participant_id=participant.id, reason=reason,
-                    audio_s=round(end - start, 2))
-        self.audit.untranscribed.append(Untranscribed(participant.id, round(start, 2), round(end, 2), reason))
-
-    def _check(self, decision: Coroutine[Any, Any, ConsentEvent | None]) -> None:
-        async def check() -> None:
-            event = await decision
-            if event is not None:
-                self._act(event)
-        self._spawn(check())
-
-    def _known(self, participant: Participant) -> Participant:
-        """The participant as the platform authenticated them (role included), not as a stream saw them."""
-        return self._seen.get(participant.id, participant)
-
-    async def _ask(self, participant: Participant) -> None:
-        text = self._announcements.text.consent_question
-        asked = text is not None and await self._connector.ask_consent(
-            text.format(name=self.settings.bot.display_name), to={participant.id})
-        self.audit.join_answers.append(JoinAnswer(participant.id, participant.display_name, asked,
-                                                  round(self.clock(), 2)))
-        admission = self.admissions.by_id[participant.id]
-        admission.must_answer = asked
-        if not asked:
-            log.warning("consent_question_not_asked", participant_id=participant.id,
-                        reason="no question text" if text is None else "the platform cannot ask")
-
-    def _answered(self, participant: Participant, agreed: bool) -> None:
-        log.info("consent_answered", participant_id=participant.id, agreed=agreed)
-        answer = next((a for a in reversed(self.audit.join_answers) if a.participant_id == participant.id), None)
-        if answer is not None and answer.agreed is None:
-            answer.agreed, answer.answered_at_s = agreed, round(self.clock(), 2)
-        if agreed:
-            self.admissions.agreed(participant.id, self.clock())
-        else:
-            self._act(ConsentEvent("objection", self._known(participant), "join_question",
-                                   self.settings.session.language, "declined at join"))
 
     def _act(self, event: ConsentEvent) -> None:
         if event.action == "objection":
@@ -463,14 +397,10 @@ class SessionRunner:
             self.request_stop("stopped by the clinician")
         elif event.action == "pause" and self.state != State.PAUSED:
             log.info("clinician_command", command="pause", participant_id=event.participant.id)
-            for stream in self._streams.values():
-                stream.pause()
             self.audit.pauses.append(Pause(by=event.participant.display_name, paused_at_s=round(self.clock(), 2)))
             self._transition(State.PAUSED, by=event.participant.id)
         elif event.action == "resume" and self.state == State.PAUSED:
             log.info("clinician_command", command="resume", participant_id=event.participant.id)
-            for stream in self._streams.values():
-                stream.resume()
             pause = self.audit.pauses[-1]
             pause.resumed_at_s = round(self.clock(), 2)
             self._journal_do(lambda j: j.append_gap(pause.paused_at_s, pause.resumed_at_s or 0.0, "paused by clinician"))
@@ -530,7 +460,7 @@ class SessionRunner:
             log.info("announcement_played", participant_id=participant.id, kind=kind, complete=delivery.complete,
                      played_s=round(delivery.played_s, 1), audio_s=round(delivery.total_s, 1), attempt=attempt)
             if delivery.complete:
-                self.admissions.announced(participant.id, self.clock())
+                self.consent.admissions.announced(participant.id, self.clock())
                 self._progress("announced", {"participant": participant, "kind": kind})
                 if self.state == State.ANNOUNCING:
                     self._transition(State.LISTENING)
@@ -568,7 +498,7 @@ class SessionRunner:
         gaps = [Gap(float(g["from_s"]), float(g["to_s"]), str(g["reason"])) for g in self._gaps]  # type: ignore[arg-type]
         gaps += [Gap(p.paused_at_s, p.resumed_at_s if p.resumed_at_s is not None else self.clock(), "paused by clinician")
                  for p in self.audit.pauses]
-        gaps += self.admissions.gaps(self.clock())
+        gaps += self.consent.admissions.gaps(self.clock())
         gaps += [Gap(u.from_s, u.to_s, u.reason) for u in self.audit.untranscribed]
         return tuple(sorted(gaps, key=lambda g: g.from_s))
 

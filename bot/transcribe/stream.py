@@ -95,7 +95,6 @@ class ParticipantStream:
         self._on_unsure = on_unsure  # text the filters dropped: for objection checks only
         self._offset_s: float | None = None
         self._pending: set[asyncio.Task[None]] = set()
-        self._paused = False
         self._discarded = False
         self._partial_in_flight = False
         self._next_partial_s = 0.0
@@ -122,22 +121,13 @@ class ParticipantStream:
         anchor = self._clock() - self._segmenter.position_s
         if self._offset_s is None or anchor < self._offset_s:
             self._offset_s = anchor
-        if self._paused or self._discarded:
-            # Nothing said while paused is kept: the audio is dropped here, unheard.
+        if self._discarded:
             self._segmenter.skip(samples.size)
             return
         for utterance in self._segmenter.push(samples):
             self._next_partial_s = 0.0
             self._submit(utterance)
         self._maybe_partial()
-
-    def pause(self) -> None:
-        """Drop the utterance in progress and every frame until resume()."""
-        self._paused = True
-        self._segmenter.reset()
-
-    def resume(self) -> None:
-        self._paused = False
 
     def discard(self) -> None:
         """Objection: stop at once, drop what is in flight, append nothing more."""
@@ -157,7 +147,7 @@ class ParticipantStream:
 
     async def finish(self) -> None:
         """Close the open utterance (if any) and wait for every transcription."""
-        last = None if self._discarded or self._paused else self._segmenter.flush()
+        last = None if self._discarded else self._segmenter.flush()
         if last is not None:
             self._submit(last)
         if self._pending:
@@ -274,7 +264,7 @@ class ParticipantStream:
             return
         finally:
             self._partial_in_flight = False
-        if result is not None and not self._discarded and not self._paused and self._on_partial is not None:
+        if result is not None and not self._discarded and self._on_partial is not None:
             offset = self._offset_s or 0.0
             self._on_partial(self.participant, result.text, result.language, offset + start_s,
                              offset + start_s + samples.size / ASR_RATE)
