@@ -572,8 +572,7 @@ class SessionRunner:
         segments = self.buffer.segments()
         result = SessionResult(
             self.session_id, self.state, reason, segments, list(self._seen.values()), dict(self._announced),
-            duration_s=duration, gaps=[{"from_s": g.from_s, "to_s": g.to_s, "reason": g.reason}
-                                       for g in self._note_gaps()],
+            duration_s=duration, gaps=list(self._gaps),
         )
         self._transition(State.NOTING, segments=len(segments))
         facts = SessionFacts(

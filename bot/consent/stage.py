@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from bot.consent.admission import Admissions
+from bot.consent.admission import PRE_ROLL_S, Admissions
 from bot.consent.audit import AuditRecord, JoinAnswer, Untranscribed
 from bot.consent.guard import ConsentEvent, ConsentGuard
 from bot.log import get_logger
@@ -88,8 +88,10 @@ class ConsentStage:
         self.audit.untranscribed.append(Untranscribed(participant.id, round(start, 2), round(end, 2), reason))
 
     def paused_during(self, start_s: float, end_s: float) -> bool:
-        """While paused, speech is still checked for an objection, but none of it is kept."""
-        return any(p.paused_at_s <= end_s and (p.resumed_at_s is None or p.resumed_at_s >= start_s)
+        """While paused, speech is still checked for an objection, but none of it is kept. (An
+        utterance's start includes the VAD's pre-roll: its speech began up to that much later.)"""
+        speech_from = start_s + PRE_ROLL_S
+        return any(p.paused_at_s <= end_s and (p.resumed_at_s is None or p.resumed_at_s > speech_from)
                    for p in self.audit.pauses)
 
     # -- chat, the leave button, the join-time question -------------------------------

@@ -116,11 +116,8 @@ class ParticipantStream:
         self.push_pcm(self._resampler(frame))
 
     def push_pcm(self, samples: np.ndarray) -> None:
-        # Audio can arrive late (a slow start, a busy loop) and then in a burst: a sample was never
-        # spoken after it arrived, so the anchor only ever moves earlier, never into the future.
-        anchor = self._clock() - self._segmenter.position_s
-        if self._offset_s is None or anchor < self._offset_s:
-            self._offset_s = anchor
+        if self._offset_s is None:
+            self._offset_s = self._clock() - self._segmenter.position_s
         if self._discarded:
             self._segmenter.skip(samples.size)
             return
