@@ -114,7 +114,9 @@ async def test_spoken_objection_stops_acknowledges_leaves_and_keeps_nothing(room
     assert room.rooms["r"].peers.keys() == {clinician.id, client.id}  # the bot left
     audit = json.loads(files[next(n for n in files if n.endswith("audit.json"))])
     assert {a["display_name"] for a in audit["announced"]} == {"Dr. Ana", "Sam"}
-    assert audit["objection"]["utterance_end_s"] < audit["objection"]["at_s"]
+    # Decided soon after the objecting audio ended. Segment times come from the wall clock at a
+    # stream's first frame plus samples, which can run a few tenths of a second ahead (issue 15).
+    assert -0.5 < audit["objection"]["at_s"] - audit["objection"]["utterance_end_s"] < 3.0
     # The announcement and the acknowledgement were also posted as text on the data channel.
     for connector in (clinician, client):
         assert any("AI assistant" in t and "transcribing" in t for t in connector.chat)
