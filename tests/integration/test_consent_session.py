@@ -14,7 +14,7 @@ from bot.audio.tts import render_speech
 from bot.call.room import RoomConnector
 from bot.session import SessionRunner, State
 from tests.integration.conftest import drain, wait_for
-from tests.speech_checks import heard
+from tests.speech_checks import heard, share_heard
 
 pytestmark = pytest.mark.slow
 
@@ -156,7 +156,10 @@ async def test_clinician_pause_keeps_nothing_said_while_paused(room, engine, mak
     await client.leave()
     result = await asyncio.wait_for(session, 60)
     text = " ".join(s.text.lower() for s in result.segments)
-    assert heard("dog", text) and not heard("elephant", text) and not heard("password", text)
+    # What was said after resuming is kept (tiny.en sometimes mishears "the dog": a content-word bound),
+    # and nothing said while paused is.
+    assert share_heard(["walked", "dog", "morning", "week"], text) >= 0.5, text
+    assert not heard("elephant", text) and not heard("password", text)
     note = result.note_json.read_text().lower()
     assert "elephant" not in note and "password" not in note
     pauses = json.loads(result.audit.read_text())["pauses"]
