@@ -14,9 +14,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.net_policy import cleartext_problem
+from bot.resources import ANNOUNCEMENTS_DIR, RISK_DIR, TEMPLATES_DIR
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_ANNOUNCEMENTS_DIR = REPO_ROOT / "announcements"
+DEFAULT_ANNOUNCEMENTS_DIR = ANNOUNCEMENTS_DIR
 
 
 def default_cache_dir() -> Path:
@@ -270,8 +271,8 @@ class PathSettings(_Section):
     output_dir: Path = Path("notes")
     cache_dir: Path = Field(default_factory=default_cache_dir)
     announcements_dir: Path = DEFAULT_ANNOUNCEMENTS_DIR
-    risk_dir: Path = REPO_ROOT / "risk"
-    templates_dir: Path = REPO_ROOT / "templates"
+    risk_dir: Path = RISK_DIR
+    templates_dir: Path = TEMPLATES_DIR
 
 
 class LogSettings(_Section):

@@ -35,6 +35,7 @@ from typing import Any
 
 from bot.bench.stats import rate
 from bot.config import REPO_ROOT
+from bot.resources import RISK_DIR
 from bot.notes.base import Note, SessionFacts
 from bot.notes.dialogue import parse_dialogue_text
 from bot.notes.risk import RiskFlagger
@@ -286,7 +287,7 @@ def _figures(flags_of: Any, language: str, risk: list[tuple[str, str]], safe: li
     }
 
 
-def risk_bench(risk_dir: Path = REPO_ROOT / "risk", eval_dir: Path = RISK_EVAL_DIR) -> dict[str, Any]:
+def risk_bench(risk_dir: Path = RISK_DIR, eval_dir: Path = RISK_EVAL_DIR) -> dict[str, Any]:
     """Recall and precision on hand-written risk / non-risk utterances: lexicon alone, and lexicon + semantic."""
     lexicon = RiskFlagger(risk_dir, semantic=False)
     combined = RiskFlagger(risk_dir)
@@ -301,7 +302,7 @@ def risk_bench(risk_dir: Path = REPO_ROOT / "risk", eval_dir: Path = RISK_EVAL_D
     return results
 
 
-def risk_on_visit_talk(directory: Path | None = None, risk_dir: Path = REPO_ROOT / "risk") -> dict[str, Any]:
+def risk_on_visit_talk(directory: Path | None = None, risk_dir: Path = RISK_DIR) -> dict[str, Any]:
     """How often ordinary speech is flagged: the patients' turns in the ACI-BENCH visits (real medical
     dialogue, where nobody discloses risk in these 20 visits as far as their reference notes say)."""
     turns = [s for pair in load_pairs(directory) for s in parse_dialogue_text(pair.dialogue, "en", pair.encounter_id)
@@ -314,7 +315,7 @@ def risk_on_visit_talk(directory: Path | None = None, risk_dir: Path = REPO_ROOT
 
 
 def risk_calibration(
-    risk_dir: Path = REPO_ROOT / "risk", eval_dir: Path = RISK_EVAL_DIR, min_recall: float = 0.95,
+    risk_dir: Path = RISK_DIR, eval_dir: Path = RISK_EVAL_DIR, min_recall: float = 0.95,
 ) -> dict[str, Any]:
     """Re-derive the semantic signal's threshold and margin from the development sets only.
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.config import REPO_ROOT
+from bot.resources import RISK_DIR
 from bot.notes.base import Evidence, Note, Section, SessionFacts, Statement
 from bot.notes.risk import RiskFlagger
 from bot.transcribe.segment import Segment
 
-DEFAULT_RISK_DIR = REPO_ROOT / "risk"
+DEFAULT_RISK_DIR = RISK_DIR
 RISK_TITLE = "Risk language mentioned (flags for clinician review; not an assessment)"
 
 MERGE_GAP_S = 1.5

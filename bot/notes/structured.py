@@ -45,7 +45,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.config import REPO_ROOT, NoteSettings
+from bot.config import NoteSettings
+from bot.resources import RISK_DIR
 from bot.log import get_logger
 from bot.notes.base import DRAFT_BANNER, Evidence, Note, NoteGenerator, Section, SessionFacts, Statement
 from bot.notes.classifier import SectionClassifier
@@ -60,7 +61,7 @@ from bot.transcribe.segment import Segment
 
 log = get_logger(__name__)
 
-DEFAULT_RISK_DIR = REPO_ROOT / "risk"
+DEFAULT_RISK_DIR = RISK_DIR
 # ~2.4 s of embedding on 2 cores: with model load and anchors (~0.9 s), a 60-minute session stays
 # under 5 s even without `prefetch`; with it, nothing is left out and the note takes ~0.2 s.
 MAX_EMBED_TOKENS = 3600

@@ -18,9 +18,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.config import REPO_ROOT, ConfigError
+from bot.config import ConfigError
+from bot.resources import TEMPLATES_DIR as PACKAGED_TEMPLATES
 
-TEMPLATES_DIR = REPO_ROOT / "templates"
+TEMPLATES_DIR = PACKAGED_TEMPLATES
 FALLBACK_LANGUAGE = "en"
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import REPO_ROOT, ConfigError
+from bot.config import ConfigError
+from bot.resources import RISK_DIR
 from bot.notes.risk import RiskFlagger, load_lexicon
 from bot.transcribe.buffer import TranscriptBuffer
 from bot.transcribe.segment import Participant
@@ -27,7 +28,7 @@ CASES = [
 def test_the_lexicon_flags_by_category_with_the_verbatim_quote(language: str, text: str, category: str | None) -> None:
     buffer = TranscriptBuffer("s")
     buffer.append(Participant("p2", "Sam", "client"), 10.0, 13.0, text, language, 0.9)
-    flags = RiskFlagger(REPO_ROOT / "risk", semantic=False).flags(buffer.segments(), language)
+    flags = RiskFlagger(RISK_DIR, semantic=False).flags(buffer.segments(), language)
     if category is None:
         assert flags == []
     else:
@@ -45,5 +46,5 @@ def test_a_broken_lexicon_is_a_clear_error(tmp_path: Path) -> None:
 def test_a_language_without_lexicon_falls_back_to_english() -> None:
     buffer = TranscriptBuffer("s")
     buffer.append(Participant("p2", "Sam", "client"), 1.0, 2.0, "I want to kill myself.", "xx", 0.9)
-    flags = RiskFlagger(REPO_ROOT / "risk", semantic=False).flags(buffer.segments(), "xx")
+    flags = RiskFlagger(RISK_DIR, semantic=False).flags(buffer.segments(), "xx")
     assert [(f.category, f.signal) for f in flags] == [("suicidal_ideation", "lexicon")]

@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 
 from bot.bench.notes import RISK_EVAL_DIR, risk_bench
-from bot.config import REPO_ROOT, ConfigError
+from bot.config import ConfigError
+from bot.resources import RISK_DIR
 from bot.notes.embedding import E5Embedder, TfidfEmbedder, default_embedder
 from bot.notes.risk import RiskFlagger
 from bot.notes.risk_semantic import RISK_CONTRAST_MARGIN, RISK_SIMILARITY_THRESHOLD, load_examples
 from bot.transcribe.segment import Segment
 
-RISK_DIR = REPO_ROOT / "risk"
 
 
 def seg(text: str, language: str = "en", role: str | None = "client", start: float = 12.0) -> Segment:
