@@ -5,9 +5,9 @@ Used for the bot's own announcements and for the demo's simulated people.
 Renderings are cached in memory: the same announcement is spoken in every
 session and to every late joiner.
 
-(pyttsx3 2.99's espeak driver was tried first: in a fresh process it wrote no
-file at all for our full-length announcement, every time, and it drops the
-final chunk of audio when it does write. See README, "Speech synthesis".)
+(pyttsx3 2.99's espeak driver cannot replace this: in a fresh process it writes no file at all
+for our full English announcement -- reproduced by tests/unit/test_pyttsx3_espeak.py, a strict
+xfail -- and it has no in-memory output. See docs/deployment.md, "Speech synthesis engines".)
 """
 
 from __future__ import annotations
