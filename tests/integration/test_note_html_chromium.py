@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.requirements import requirement
 import websockets
 
 from bot.notes.base import SessionFacts
@@ -133,8 +135,8 @@ async def inspect(page: Path, port: int) -> tuple[dict[str, Any], list[dict[str,
         return result["result"]["value"], problems
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (Debian package `chromium`; "
-                                              "scripts/setup.sh installs it)")
+@requirement("chromium", CHROMIUM is not None, "headless Chromium is not installed (Debian package `chromium`; "
+                                                "scripts/setup.sh installs it)")
 def test_the_html_note_renders_and_every_evidence_link_resolves(tmp_path: Path) -> None:
     page = note_html(tmp_path)
     profile = tmp_path / "chromium-profile"

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.requirements import require
+
 from bot.audio.pcm import ASR_RATE, read_wav, resample_pcm
 from bot.config import DEFAULT_ANNOUNCEMENTS_DIR, load_settings
 from bot.consent.guard import ConsentGuard
@@ -46,8 +48,8 @@ def noise(seed: int, colour: str, level: float, seconds: float) -> np.ndarray:
 @pytest.fixture(scope="module")
 def speech_multilingual() -> Path:
     path = data_dir() / "speech-multilingual"
-    if not (path / "transcripts.tsv").is_file():
-        pytest.skip(f"multilingual speech not found at {path}; set SESSIONBOT_DATA_DIR to the shared data directory")
+    require("data", (path / "transcripts.tsv").is_file(),
+            f"multilingual speech not found at {path}; set SESSIONBOT_DATA_DIR to the shared data directory")
     return path
 
 

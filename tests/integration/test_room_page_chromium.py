@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.requirements import requirement
 import websockets
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,8 +47,8 @@ def _namespace_available() -> bool:
     return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
 
 
-@pytest.mark.skipif(not _namespace_available(), reason="needs /usr/bin/chromium and root for `unshare -n` "
-                    "(a network namespace with only loopback)")
+@requirement("netns", _namespace_available(), "needs /usr/bin/chromium and root for `unshare -n` "
+             "(a network namespace with only loopback); run scripts/setup.sh as root")
 def test_the_page_labels_chat_by_its_link_and_asks_and_leaves_only_through_the_bot(tmp_path: Path) -> None:
     done = subprocess.run(
         ["unshare", "-n", sys.executable, "-m", "tests.integration.test_room_page_chromium", str(tmp_path)],

@@ -10,6 +10,8 @@ import re
 
 import pytest
 
+from tests.requirements import require
+
 from bot.notes.evidence import check, is_supported, support_share
 from bot.notes.model_server import checked_sections
 from bot.notes.polarity import tokens
@@ -137,8 +139,7 @@ def test_the_generators_own_notes_on_an_aci_bench_dialogue_are_all_supported() -
     from bot.notes.dialogue import parse_dialogue_text
 
     path = data_dir() / "aci-bench" / "train-sample.jsonl"
-    if not path.is_file():
-        pytest.skip(f"ACI-BENCH sample not found at {path}; set SESSIONBOT_DATA_DIR to the shared data directory")
+    require("data", path.is_file(), f"ACI-BENCH sample not found at {path}; set SESSIONBOT_DATA_DIR to the shared data directory")
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     generator = StructuredNoteGenerator()
     checked = negated = 0

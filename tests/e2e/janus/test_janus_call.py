@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from tests.requirements import require
+
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 HERE = Path(__file__).resolve().parent
@@ -41,8 +43,7 @@ def _why_not_runnable() -> str | None:
 @pytest.fixture(scope="module")
 def run(speech_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     reason = _why_not_runnable()
-    if reason:
-        pytest.skip(reason)
+    require("janus", not reason, reason or "")
     out = tmp_path_factory.mktemp("janus") / "scenario.json"
     completed = subprocess.run(
         ["unshare", "-n", sys.executable, str(HERE / "scenario.py"), str(out), str(speech_dir)],
@@ -137,8 +138,7 @@ def test_janus_gone_for_good_ends_the_session_with_its_note(run: dict[str, Any])
 
 def test_an_unknown_room_is_refused_or_created_and_recreated_after_a_restart(tmp_path: Path) -> None:
     reason = _why_not_runnable()
-    if reason:
-        pytest.skip(reason)
+    require("janus", not reason, reason or "")
     out = tmp_path / "rooms.json"
     completed = subprocess.run(["unshare", "-n", sys.executable, str(HERE / "scenario.py"), "--rooms", str(out)],
                                capture_output=True, text=True, timeout=120)
