@@ -6,7 +6,9 @@ The policy, in one place:
   before it so the first phoneme is not clipped);
 - it closes after `hangover_ms` of consecutive non-speech, or when it reaches
   `max_utterance_s` (long monologues are cut so text arrives while they go on);
-- utterances with less than `min_speech_ms` of speech are dropped (coughs, clicks).
+- utterances with less than `min_speech_ms` of speech are dropped (coughs, clicks),
+  unless the segmenter was built with `keep_short`: then they come back marked `short`,
+  for the objection check only ("Stop." is shorter than some coughs), never to be stored.
 """
 
 from __future__ import annotations
@@ -31,10 +33,12 @@ class Utterance:
     start_s: float
     end_s: float
     cut: bool  # True when closed by max_utterance_s rather than by a pause
+    short: bool = False  # under min_speech_ms: decoded for the objection check only, never kept
 
 
 class VadSegmenter:
-    def __init__(self, settings: VadSettings, rate: int = ASR_RATE) -> None:
+    def __init__(self, settings: VadSettings, rate: int = ASR_RATE, *, keep_short: bool = False) -> None:
+        self._keep_short = keep_short
         self._vad = webrtcvad.Vad(settings.aggressiveness)
         self._rate = rate
         self._frame = rate * settings.frame_ms // 1000
@@ -127,8 +131,9 @@ class VadSegmenter:
         if self._silent_run > keep_tail:
             frames = frames[: len(frames) - (self._silent_run - keep_tail)]
         self._active, self._speech_frames, self._silent_run = [], 0, 0
-        if speech < self._min_speech_frames:
+        short = speech < self._min_speech_frames
+        if short and not self._keep_short:
             return None
         samples = np.concatenate(frames)
         start = self._active_start
-        return Utterance(samples, start / self._rate, (start + samples.size) / self._rate, cut)
+        return Utterance(samples, start / self._rate, (start + samples.size) / self._rate, cut, short)

@@ -86,7 +86,8 @@ class ParticipantStream:
         self._engine = engine
         self._on_final = on_final
         self._on_lost = on_lost
-        self._segmenter = VadSegmenter(vad)
+        # With an objection check attached, bursts under the VAD minimum are decoded for it too.
+        self._segmenter = VadSegmenter(vad, keep_short=on_unsure is not None)
         self._resampler = Resampler(ASR_RATE)
         self._language = language  # "auto": detected from this participant's first utterance
         self._prompt = prompt or None
@@ -203,6 +204,12 @@ class ParticipantStream:
         self.latest_latency_s = self.latencies_s[-1]
         result = outcome.recognized
         offset = self._offset_s or 0.0
+        if utterance.short:
+            # Under the VAD minimum: an objection in it counts, nothing of it is kept or shown.
+            text = result.text if result is not None else outcome.unsure_text
+            if text:
+                unsure(text)
+            return
         if result is None and outcome.unsure_text:
             unsure(outcome.unsure_text)
         if result is None or self._discarded:
