@@ -477,6 +477,43 @@ def bench_room(rooms: int, messages: int, payload: int, timeout: float, out: Pat
     console.print(f"results: {out}")
 
 
+@bench.command("soak")
+@config_option
+@click.option("--sessions", default=3, show_default=True, type=click.IntRange(1, 50), help="Sessions, two speakers each.")
+@click.option("--minutes", default=8.0, show_default=True, type=click.FloatRange(0.01, 600), help="Real speech per session.")
+@click.option("--interval", default=10.0, show_default=True, type=click.FloatRange(0.1, 600), help="Seconds between samples.")
+@click.option("--warmup", default=60.0, show_default=True, help="Seconds before RSS growth is counted.")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=Path("bench-results/soak.json"),
+              show_default=True, help="Where the JSON results go.")
+def bench_soak(config: Path | None, sessions: int, minutes: float, interval: float, warmup: float, out: Path) -> None:
+    """Long sessions of real speech: RSS, fds, tasks, threads and queue depth over time; leaks fail."""
+    import json
+
+    from rich.table import Table
+
+    from bot.bench.soak import SoakLoad, run_soak
+
+    settings = _settings(config, {"logging.level": "warning"})
+    _logging(settings)
+    results = asyncio.run(run_soak(settings, SoakLoad(sessions, minutes, interval, warmup)))
+    table = Table(title=f"Soak: {sessions} session(s) × {minutes} min, {results['model']}")
+    for column in ("t (s)", "RSS (MB)", "fds", "tasks", "threads", "queue"):
+        table.add_column(column, justify="right")
+    for s in [results["baseline"], *results["samples"], results["after"]]:
+        table.add_row(str(s["t_s"]), str(s["rss_mb"]), str(s["fds"]), str(s["tasks"]), str(s["threads"]),
+                      str(s["queue_depth"]))
+    console.print(table)
+    verdict = results["verdict"]
+    console.print(f"RSS growth after warm-up: {results['rss_growth_after_warmup_mb']} MB "
+                  f"({'ok' if verdict['rss_growth_ok'] else 'over 20 MB'}); left beyond baseline after the "
+                  f"sessions: {results['left_beyond_baseline']} ({'none' if verdict['nothing_left_running'] else 'LEAK'})")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    console.print(f"results: {out}")
+    if not all(verdict.values()):
+        fail("soak verdict failed (see the table)", 1)
+
+
 @bench.command("notes")
 @config_option
 @click.option("--template", "-t", default="soap", show_default=True, help="Template used on ACI-BENCH.")
