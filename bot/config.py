@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.net_policy import cleartext_problem
-from bot.resources import ANNOUNCEMENTS_DIR, RISK_DIR, TEMPLATES_DIR
+from bot.resources import ANNOUNCEMENTS_DIR, RISK_DIR, TEMPLATES_DIR, listing, use_overrides, where_to_copy
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ANNOUNCEMENTS_DIR = ANNOUNCEMENTS_DIR
@@ -273,6 +273,9 @@ class PathSettings(_Section):
     announcements_dir: Path = DEFAULT_ANNOUNCEMENTS_DIR
     risk_dir: Path = RISK_DIR
     templates_dir: Path = TEMPLATES_DIR
+    overrides_dir: Path | None = Field(
+        None, description="A clinician's own announcements/, templates/ and risk/ files, searched first, per "
+        "file, before the packaged ones (SESSIONBOT_OVERRIDES_DIR wins over this key).")
 
 
 class LogSettings(_Section):
@@ -292,22 +295,24 @@ class Settings(_Section):
     room: RoomSettings = Field(default_factory=RoomSettings)
     notes: NoteSettings = Field(default_factory=NoteSettings)
     journal: JournalSettings = Field(default_factory=JournalSettings)
-    paths: PathSettings = Field(default_factory=PathSettings)
+    paths: PathSettings = Field(default_factory=PathSettings, validate_default=True)  # sets the overrides dir
     logging: LogSettings = Field(default_factory=LogSettings)
 
     @field_validator("paths")
     @classmethod
     def _expand_paths(cls, paths: PathSettings) -> PathSettings:
+        use_overrides(paths.overrides_dir)  # raises naming paths.overrides_dir when it is not a directory
         return PathSettings(
             output_dir=paths.output_dir.expanduser(),
             cache_dir=paths.cache_dir.expanduser(),
             announcements_dir=paths.announcements_dir.expanduser(),
             risk_dir=paths.risk_dir.expanduser(),
             templates_dir=paths.templates_dir.expanduser(),
+            overrides_dir=paths.overrides_dir.expanduser() if paths.overrides_dir else None,
         )
 
     def available_languages(self) -> list[str]:
-        return sorted(p.stem for p in self.paths.announcements_dir.glob("*.toml"))
+        return [p.stem for p in listing(self.paths.announcements_dir, "*.toml")]
 
     def check_note_template(self) -> None:
         """Load the configured template now, so a broken file fails at start-up, not after a session."""
@@ -334,7 +339,7 @@ class Settings(_Section):
         if language not in languages:
             raise ConfigError(
                 f"{key}: unknown language {language!r}. Fix: use one of {', '.join(languages) or '(none found)'}"
-                f" or add {self.paths.announcements_dir / (language + '.toml')}."
+                f" or add announcements/{language}.toml to paths.overrides_dir (copy {where_to_copy('announcements/en.toml')})."
             )
 
 

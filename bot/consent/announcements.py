@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.config import ConfigError
+from bot.resources import listing, lookup, where_to_copy
 
 
 class _Strict(BaseModel):
@@ -41,14 +42,15 @@ class Announcements(_Strict):
 
 
 def load_announcements(directory: Path, language: str) -> Announcements:
-    path = directory / f"{language}.toml"
+    path = lookup(directory, f"{language}.toml")
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        available = sorted(p.stem for p in directory.glob("*.toml"))
+        available = [p.stem for p in listing(directory, "*.toml")]
         raise ConfigError(
             f"session.language: no announcements for {language!r} ({path} is missing). "
-            f"Fix: use one of {', '.join(available)} or add that file."
+            f"Fix: use one of {', '.join(available)} or add announcements/{language}.toml to paths.overrides_dir "
+            f"(copy {where_to_copy('announcements/en.toml')})."
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}. Fix: correct the syntax at that line.") from None
@@ -56,7 +58,7 @@ def load_announcements(directory: Path, language: str) -> Announcements:
         announcements = Announcements.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"{path}: {problems}. Fix: compare with announcements/en.toml.") from None
+        raise ConfigError(f"{path}: {problems}. Fix: compare with {where_to_copy('announcements/en.toml')}.") from None
     if announcements.language != language:
         raise ConfigError(f"{path}: language = {announcements.language!r} but the file is for {language!r}.")
     return announcements

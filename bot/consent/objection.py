@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Literal
 
 from bot.config import ConfigError
+from bot.resources import lookup, where_to_copy
 from bot.consent.semantic import SemanticSignal
 
 Sensitivity = Literal["balanced", "cautious"]
@@ -82,7 +83,7 @@ _CUE_KEYS = ("targets", "intents", "cautious_intents", "acceptances", "clause_br
 
 def _compile(path: Path, key: str, sources: object) -> tuple[re.Pattern[str], ...]:
     if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
-        raise ConfigError(f"{path}: objection.{key} must be a list of strings. Fix: compare with announcements/en.toml.")
+        raise ConfigError(f"{path}: objection.{key} must be a list of strings. Fix: compare with {where_to_copy('announcements/en.toml')}.")
     compiled = []
     for source in sources:
         # Cues are whole words or phrases: "ai" must not match inside "said".
@@ -95,13 +96,13 @@ def _compile(path: Path, key: str, sources: object) -> tuple[re.Pattern[str], ..
 
 
 def load_rules(directory: Path, language: str) -> ObjectionRules:
-    path = directory / f"{language}.toml"
+    path = lookup(directory, f"{language}.toml")
     try:
         section = tomllib.loads(path.read_text(encoding="utf-8")).get("objection")
     except FileNotFoundError:
         raise ConfigError(f"no announcements file for {language!r} ({path}).") from None
     if not isinstance(section, dict) or not section.get("patterns"):
-        raise ConfigError(f"{path}: no [objection] patterns. Fix: add them (see announcements/en.toml).")
+        raise ConfigError(f"{path}: no [objection] patterns. Fix: add them (see {where_to_copy('announcements/en.toml')}).")
     unknown = set(section) - set(_KEYS)
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) objection.{', objection.'.join(sorted(unknown))}. Fix: remove them.")

@@ -19,6 +19,7 @@ from typing import Literal
 import numpy as np
 
 from bot.config import ConfigError
+from bot.resources import lookup, where_to_copy
 from bot.consent.objection import normalize
 from bot.notes.embedding import Embedder, default_embedder
 from bot.notes.risk_semantic import SemanticRiskSignal
@@ -49,7 +50,7 @@ class Category:
 
 
 def load_lexicon(directory: Path, language: str) -> list[Category]:
-    path = directory / f"{language}.toml"
+    path = lookup(directory, f"{language}.toml")
     if not path.is_file():
         return []
     try:
@@ -59,8 +60,8 @@ def load_lexicon(directory: Path, language: str) -> list[Category]:
             patterns = tuple(re.compile(rf"(?<!\w)(?:{p})(?!\w)") for p in entry["patterns"])
             categories.append(Category(name, str(entry["label"]), patterns))
         return categories
-    except (tomllib.TOMLDecodeError, KeyError, TypeError, re.error) as exc:
-        raise ConfigError(f"{path}: not a valid risk lexicon ({exc}). Fix: compare with risk/en.toml.") from None
+    except (tomllib.TOMLDecodeError, KeyError, TypeError, AttributeError, re.error) as exc:
+        raise ConfigError(f"{path}: not a valid risk lexicon ({exc}). Fix: compare with {where_to_copy('risk/en.toml')}.") from None
 
 
 class RiskFlagger:

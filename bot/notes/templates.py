@@ -20,8 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.config import ConfigError
 from bot.resources import TEMPLATES_DIR as PACKAGED_TEMPLATES
+from bot.resources import listing, lookup, where_to_copy
 
 TEMPLATES_DIR = PACKAGED_TEMPLATES
+_REFERENCE = where_to_copy("templates/soap.en.toml")
 FALLBACK_LANGUAGE = "en"
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
@@ -93,10 +95,10 @@ class Template(_Strict):
 def _describe(error: dict[str, Any]) -> str:
     key = ".".join(str(part) for part in error["loc"]) or "(top level)"
     if error["type"] == "extra_forbidden":
-        return f"{key}: unknown key. Fix: remove it or check its spelling against templates/soap.en.toml."
+        return f"{key}: unknown key. Fix: remove it or check its spelling against {_REFERENCE}."
     if error["type"] == "missing":
-        return f"{key}: missing. Fix: add it (see templates/soap.en.toml)."
-    return f"{key}: {error['msg']}. Fix: correct the value (see templates/soap.en.toml)."
+        return f"{key}: missing. Fix: add it (see {_REFERENCE})."
+    return f"{key}: {error['msg']}. Fix: correct the value (see {_REFERENCE})."
 
 
 def parse_template(path: Path) -> Template:
@@ -104,7 +106,7 @@ def parse_template(path: Path) -> Template:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such template file. Fix: check the name, or copy templates/soap.en.toml.") from None
+        raise ConfigError(f"{path}: no such template file. Fix: check the name, or copy {_REFERENCE}.") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(
             f"{path} is not valid TOML: {exc}. Fix: correct the syntax at that line "
@@ -126,21 +128,22 @@ def parse_template(path: Path) -> Template:
 
 def available_templates(directory: Path = TEMPLATES_DIR) -> list[str]:
     """Template names that have at least one language file."""
-    return sorted({p.name.split(".")[0] for p in directory.glob("*.*.toml")})
+    return sorted({p.name.split(".")[0] for p in listing(directory, "*.*.toml")})
 
 
 def template_path(name: str, language: str, directory: Path = TEMPLATES_DIR) -> Path:
     """The file for `name` in `language`, else in English (anchors are multilingual, so an English
     template still classifies other languages; only the headings stay English)."""
     for candidate in (language, FALLBACK_LANGUAGE):
-        path = directory / f"{name}.{candidate}.toml"
+        path = lookup(directory, f"{name}.{candidate}.toml")
         if path.is_file():
             return path
     names = ", ".join(available_templates(directory)) or "(none found)"
     tried = f"{directory / f'{name}.{language}.toml'}"
     if language != FALLBACK_LANGUAGE:
         tried += f" (nor {name}.{FALLBACK_LANGUAGE}.toml)"
-    raise ConfigError(f"note template {name!r}: no file {tried}. Fix: use one of {names}, or add the file.")
+    raise ConfigError(f"note template {name!r}: no file {tried}. Fix: use one of {names}, or add "
+                      f"templates/{name}.{language}.toml to paths.overrides_dir (start from {_REFERENCE}).")
 
 
 @lru_cache(maxsize=64)
