@@ -78,8 +78,7 @@ class NoteDelivery:
         self.webhook = webhook
         self.outbox_dir = outbox_dir
         if webhook is not None:
-            # getattr: webhook.allow_insecure_url belongs in schedule.WebhookSettings, not there yet.
-            check_webhook_url(webhook.url, bool(getattr(webhook, "allow_insecure_url", False)))
+            check_webhook_url(webhook.url, webhook.allow_insecure_url)
         self._secret = load_webhook_secret(webhook) if webhook is not None else b""
         self._items: dict[str, OutboxItem] = {}
         self._wake = asyncio.Event()

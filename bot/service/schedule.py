@@ -47,6 +47,9 @@ class WebhookSettings(_Strict):
     timeout_s: float = Field(10.0, gt=0, le=300)
     retry_initial_s: float = Field(2.0, gt=0, le=3600, description="First wait after a failed POST.")
     retry_max_s: float = Field(300.0, gt=0, le=86_400, description="Longest wait between POSTs (doubling).")
+    allow_insecure_url: bool = Field(
+        False, description="Accept a plain http:// url off this machine: every note then crosses the network readable."
+    )
 
 
 class RetentionSettings(_Strict):

@@ -146,3 +146,11 @@ def test_calendar_feed_uses_the_same_loopback_rule() -> None:
             read_calendar_text(source)
     with pytest.raises(CalendarError, match="cannot fetch"):  # allowed, so it is fetched (nothing listens there)
         read_calendar_text("http://127.0.0.2:9/c.ics")
+
+
+def test_webhook_allow_insecure_url_is_a_schedule_setting_that_admits_http_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SESSIONBOT_WEBHOOK_SECRET", "k" * 32)
+    settings = WebhookSettings.model_validate({"url": "http://ehr.example.org/notes", "allow_insecure_url": True})
+    assert NoteDelivery(settings, tmp_path / "outbox").webhook is settings
