@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 VENV=.venv
 PYTHON=${PYTHON:-}
-EXTRAS=${SETUP_EXTRAS:-test}
+EXTRAS=${SETUP_EXTRAS:-test,bench}
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
 # --- system packages -------------------------------------------------------
@@ -69,12 +69,20 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 
-# Reinstall only when the project's dependency declaration changed.
-stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)-$EXTRAS"
+# Third-party packages come from the hashed lock (requirements.lock.txt: uv pip compile --universal
+# --generate-hashes over runtime, test and bench), so every machine installs the same files and a
+# tampered download fails; the project itself is then installed editable without resolving again.
+# Reinstall only when the lock or the project's declaration changed.
+LOCK=requirements.lock.txt
+stamp="$VENV/.installed-$(cat pyproject.toml "$LOCK" | sha256sum | cut -c1-16)-$EXTRAS"
 if [ ! -f "$stamp" ]; then
-    say "installing sessionbot and its dependencies into $VENV (first run: a few minutes)"
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet -e ".[$EXTRAS]" 2>&1 | { grep -v -e "is ignored: it is neither a file" -e "^ *$" || true; }
+    say "installing the locked dependencies ($LOCK, hashes checked) into $VENV (first run: a few minutes)"
+    quiet_pip() { "$VENV/bin/python" -m pip "$@" 2>&1 | { grep -v -e "is ignored: it is neither a file" -e "^ *$" || true; }; }
+    quiet_pip install --quiet --upgrade pip
+    quiet_pip install --quiet --require-hashes -r "$LOCK"
+    say "installing sessionbot itself (editable, extras $EXTRAS, dependencies already locked)"
+    quiet_pip install --quiet --no-deps -e ".[$EXTRAS]"
+    "$VENV/bin/python" -m pip check >/dev/null || { echo "setup: the installed packages disagree with pyproject.toml (pip check):" >&2; "$VENV/bin/python" -m pip check >&2; exit 1; }
     rm -f "$VENV"/.installed-*
     touch "$stamp"
 else
