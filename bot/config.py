@@ -88,10 +88,40 @@ class ConsentSettings(_Section):
         "page); their speech is kept only after they agree, and declining stops the session like an objection.",
     )
 
+    ask_when_unsure: bool = Field(
+        True, description="cautious only: when the semantic signal is between consent.ask_threshold and "
+        "consent.semantic_threshold, ask the speaker (chat and a short spoken question, in the session's "
+        "language) whether the assistant should leave, instead of carrying on silently; a yes, an objection "
+        "or the leave button stops it exactly as an objection does.",
+    )
+    ask_threshold: float = Field(
+        0.5, ge=0.05, le=0.999,
+        description="Probability of an objection from which the assistant asks (below consent.semantic_threshold, "
+        "where it stops). 0.5: of 0.3, 0.5, 0.6, 0.7 and 0.8 the lowest that asks about at most 3 % of "
+        "cross-validated non-objections in every language (`sessionbot bench consent`, examples_cross_validated.asking_by_ask_threshold).",
+    )
+    ask_every_min: float = Field(
+        10.0, gt=0, le=240, description="Ask the same participant at most once per this many minutes.",
+    )
+    ask_window_s: float = Field(
+        20.0, ge=3, le=120,
+        description="How long an answer is awaited; meanwhile that participant's speech is held, not kept. "
+        "Silence carries on, without keeping the utterance that raised the question.",
+    )
+
     @field_validator("purposes")
     @classmethod
     def _unique(cls, purposes: list[str]) -> list[str]:
         return list(dict.fromkeys(purposes))
+
+    @field_validator("ask_threshold")
+    @classmethod
+    def _asks_below_stopping(cls, ask_threshold: float, info: Any) -> float:
+        stop = info.data.get("semantic_threshold")
+        if stop is not None and ask_threshold >= stop:
+            raise ValueError(f"must be below consent.semantic_threshold ({stop}), where the assistant stops (it asks "
+                             "between the two). Fix: lower consent.ask_threshold, or set consent.ask_when_unsure = false")
+        return ask_threshold
 
 
 class TranscriptionSettings(_Section):
@@ -357,6 +387,8 @@ def _describe(error: dict[str, Any]) -> str:
     fix = _FIXES.get(error["type"], f"expected: {error['msg'].lower()}")
     if error["type"] == "extra_forbidden":
         return f"{key}: unknown key. Fix: {fix}."
+    if error["type"] == "value_error" and "Fix:" in error["msg"]:  # a validator that words its own fix
+        return f"{key}: bad value {value!r}: {error['msg'].removeprefix('Value error, ')}."
     return f"{key}: bad value {value!r} ({error['msg']}). Fix: {fix}."
 
 

@@ -49,6 +49,7 @@ from bot.consent.audit import Announced, AuditRecord, Objection, Pause, now_utc
 from bot.consent.guard import ConsentEvent, ConsentGuard
 from bot.consent.record import write_objection_record
 from bot.consent.stage import ConsentStage
+from bot.consent.unsure import deliver_question
 from bot.log import get_logger
 from bot.notes.base import Note, NoteGenerator, SessionFacts
 from bot.notes.html import write_html
@@ -161,7 +162,8 @@ class SessionRunner:
         self.consent = ConsentStage(
             self._guard, self.buffer, self.audit, clock=self.clock, act=self._act, spawn=self._spawn,
             progress=self._progress, known=self._seen, objected=lambda: self._objection is not None,
-            language=language,
+            language=language, ask_unsure=lambda p: deliver_question(
+                self._connector, self._announcements, self.settings.bot.display_name, p),
         )
         self.buffer.subscribe(self._on_stored)
 
@@ -566,6 +568,7 @@ class SessionRunner:
         self._connector.stop_speaking()  # an announcement still playing is moot now
         # Each stream flushes its last utterance; it passes the consent stage before we leave.
         await self._settle()
+        self.consent.end_questions()  # a question still open now can no longer be answered
         if self._objection is not None:  # someone objected in their very last words
             return await self._finish_after_objection()
         await self._connector.leave()

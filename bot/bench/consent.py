@@ -54,6 +54,7 @@ SPOKEN_MAX_WORDS = 12
 CV_FOLDS = 5
 CV_THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
 FALSE_STOP_TARGET = 0.01
+CV_ASK_THRESHOLDS = (0.3, 0.5, 0.6, 0.7, 0.8)
 BLIND_THRESHOLDS = (0.7, 0.98)  # besides the one in use: what moving consent.semantic_threshold does
 
 
@@ -63,14 +64,18 @@ class Counts:
     caught: int = 0
     non_objections: int = 0
     false_stops: int = 0
+    asked: int = 0  # objections the bot asked about instead of stopping (consent.ask_when_unsure)
+    asked_others: int = 0  # non-objections it asked about
     latencies_s: list[float] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         return {
             "objections": self.objections,
             "recall": rate(self.caught, self.objections),
+            "handled_rate": rate(self.caught + self.asked, self.objections),  # stopped or asked
             "non_objections": self.non_objections,
             "false_stop_rate": rate(self.false_stops, self.non_objections),
+            "asked_rate_non_objections": rate(self.asked_others, self.non_objections),
             "latency_median_s": percentile(self.latencies_s, 50),
             "latency_p95_s": percentile(self.latencies_s, 95),
         }
@@ -84,10 +89,14 @@ def load_eval(language: str, directory: Path = BLIND_DIR) -> tuple[list[str], li
 def typed(guard: ConsentGuard, objections: list[str], others: list[str]) -> tuple[Counts, Counts]:
     ours, naive = Counts(len(objections), 0, len(others)), Counts(len(objections), 0, len(others))
     for text in objections:
-        ours.caught += guard.on_text(SPEAKER, text) is not None
+        event = guard.on_text(SPEAKER, text)
+        ours.caught += event is not None and event.action == "objection"
+        ours.asked += event is not None and event.action == "ask"
         naive.caught += bool(NAIVE_KEYWORDS.search(normalize(text)))
     for text in others:
-        ours.false_stops += guard.on_text(SPEAKER, text) is not None
+        event = guard.on_text(SPEAKER, text)
+        ours.false_stops += event is not None and event.action == "objection"
+        ours.asked_others += event is not None and event.action == "ask"
         naive.false_stops += bool(NAIVE_KEYWORDS.search(normalize(text)))
     return ours, naive
 
@@ -135,6 +144,23 @@ def cross_validated(settings: Settings, folds: int = CV_FOLDS, seed: int = 0) ->
             "false_stop_rate": round(float(stop[label == 0].mean()), 4),
         }
     allowed = [t for t in CV_THRESHOLDS if rows[str(t)]["false_stop_rate"] <= FALSE_STOP_TARGET]
+    stop_in_use = rules_stop | (asked & (probability >= settings.consent.semantic_threshold))
+    ask_rows = {}
+    for ask_threshold in sorted({*CV_ASK_THRESHOLDS, settings.consent.ask_threshold}):
+        if ask_threshold >= settings.consent.semantic_threshold:
+            continue
+        ask = ~stop_in_use & asked & (probability >= ask_threshold)
+        handled = stop_in_use | ask
+        ask_rows[str(ask_threshold)] = {
+            "handled_rate": round(float(handled[label == 1].mean()), 4),
+            "asked_rate_objections": round(float(ask[label == 1].mean()), 4),
+            "asked_rate_non_objections": round(float(ask[label == 0].mean()), 4),
+            "by_language": {
+                lang: {"handled_rate": round(float(handled[mine & (label == 1)].mean()), 4),
+                       "asked_rate_non_objections": round(float(ask[mine & (label == 0)].mean()), 4)}
+                for lang in sorted(set(languages)) for mine in [np.array(languages) == lang]
+            },
+        }
     return {
         "examples": len(texts), "objections": int(label.sum()), "folds": folds,
         "rules_only": {"recall": round(float(rules_stop[label == 1].mean()), 4),
@@ -142,6 +168,9 @@ def cross_validated(settings: Settings, folds: int = CV_FOLDS, seed: int = 0) ->
         "by_threshold": rows,
         "lowest_threshold_within_1pct_false_stops": min(allowed) if allowed else None,
         "threshold_in_use": settings.consent.semantic_threshold,
+        # Asking between consent.ask_threshold and the stop threshold in use: handled = stopped or asked.
+        "asking_by_ask_threshold": ask_rows,
+        "ask_threshold_in_use": settings.consent.ask_threshold if settings.consent.ask_when_unsure else None,
     }
 
 

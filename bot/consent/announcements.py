@@ -21,6 +21,16 @@ class Messages(_Strict):
     acknowledgement: str = Field(min_length=5)
     # The join-time question (consent.ask_on_join), shown in the room page with agree / decline.
     consent_question: str | None = Field(None, min_length=20)
+    # The question when an utterance may be an objection (consent.ask_when_unsure, bot/consent/unsure.py).
+    ask_unsure: str | None = Field(None, min_length=10)
+
+
+class UnsureAnswers(_Strict):
+    """Answers to ask_unsure that mean "yes, leave" (regular expressions over normalized text, whole
+    words), and phrases cut out first because they mean "stay" ("don't go", "go on")."""
+
+    leave: list[str] = Field(default_factory=list)
+    stay: list[str] = Field(default_factory=list)
 
 
 class Announcements(_Strict):
@@ -33,6 +43,7 @@ class Announcements(_Strict):
     # Context for the recognizer, so that the words people use to address the
     # assistant ("AI", "bot", "stop recording") are heard as such (see README).
     asr_prompt: str = Field("", max_length=300)
+    unsure_answers: UnsureAnswers = Field(default_factory=UnsureAnswers)
 
     def spoken_for(self, kind: str, name: str) -> str:
         return getattr(self.spoken, kind).format(name=name)

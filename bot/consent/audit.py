@@ -73,6 +73,21 @@ class Untranscribed:
 
 
 @dataclass
+class UnsureQuestion:
+    """The assistant asked whether it should leave, because an utterance may have been an
+    objection (consent.ask_when_unsure). How it ended, never what was said."""
+
+    participant_id: str
+    asked_at_s: float
+    asked_at_utc: str
+    raised_by: str  # speech | text: where the doubtful words were
+    delivered: bool | None = None  # posted in the chat or spoken; None while still being delivered
+    outcome: str | None = None  # stopped | carried on | no answer | session ended | not asked
+    answered_by: str | None = None  # speech | text | button (or another participant's objection: objection)
+    resolved_at_s: float | None = None
+
+
+@dataclass
 class Pause:
     by: str
     paused_at_s: float
@@ -92,6 +107,7 @@ class AuditRecord:
     pauses: list[Pause] = field(default_factory=list)
     join_answers: list[JoinAnswer] = field(default_factory=list)
     untranscribed: list[Untranscribed] = field(default_factory=list)
+    unsure_questions: list[UnsureQuestion] = field(default_factory=list)
     held_utterances: dict[str, int] = field(default_factory=dict)  # participant id → heard before consent applied
     late_objection: str | None = None  # an objection that came after the note had been delivered
     outcome: str = ""

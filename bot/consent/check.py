@@ -31,6 +31,7 @@ class CheckResult:
     heard: str
     decision_s: float | None  # audio: end of the objecting speech → decision; text: matching time
     rule: str | None = None
+    would_ask: bool = False  # not an objection, but a call would ask the speaker (consent.ask_when_unsure)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -40,8 +41,9 @@ def check_text(guard: ConsentGuard, text: str) -> CheckResult:
     started = time.perf_counter()
     event = guard.on_text(SPEAKER, text)
     elapsed = time.perf_counter() - started
-    if event is None:
-        return CheckResult(False, guard.language, text, round(elapsed, 6))
+    if event is None or event.action != "objection":
+        return CheckResult(False, guard.language, text, round(elapsed, 6), event.rule if event else None,
+                           would_ask=event is not None and event.action == "ask")
     return CheckResult(True, event.language, text, round(elapsed, 6), event.rule)
 
 
@@ -55,7 +57,7 @@ async def check_audio(
 
     def check(text: str, language: str, end: float, complete: bool = True) -> None:
         event = guard.on_speech(SPEAKER, text, language, end, complete)
-        if event is not None and not found:
+        if event is not None and event.action == "objection" and not found:
             latency = None if stream.latest_latency_s is None else round(stream.latest_latency_s, 3)
             found.append(CheckResult(True, event.language, text, latency, event.rule))
 

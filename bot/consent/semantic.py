@@ -24,6 +24,10 @@ signal) catches 90.8 % of objections for 1.5 % false stops at 0.9, against 88.5 
 `sessionbot bench consent` re-measures that curve (`examples_cross_validated`) and the
 blind set (tests/consent_eval/blind/). It runs only with
 consent.objection_sensitivity = cautious.
+
+Between `consent.ask_threshold` and the stop threshold the verdict is `unsure`: the bot
+asks the speaker whether they want it to leave (bot/consent/unsure.py) instead of
+stopping silently or ignoring it (`consent.ask_when_unsure`).
 """
 
 from __future__ import annotations
@@ -136,6 +140,7 @@ _MODELS_LOCK = threading.Lock()
 class SemanticVerdict:
     objection: bool
     probability: float  # of an objection, by the regression
+    unsure: bool = False  # below the stop threshold, at or above the ask threshold
 
 
 class SemanticSignal:
@@ -144,9 +149,10 @@ class SemanticSignal:
     `sessionbot models provision` fills): call `warm()` off the event loop before the call.
     After that a check costs one embedding (~10 ms)."""
 
-    def __init__(self, announcements_dir: Path, threshold: float) -> None:
+    def __init__(self, announcements_dir: Path, threshold: float, ask_threshold: float | None = None) -> None:
         self.paths = example_files(announcements_dir)
         self.threshold = threshold
+        self.ask_threshold = ask_threshold  # None: nothing in between, never unsure
         self._warmed = False
         self._embedder: Embedder | None = None  # None after warm(): no meaning model here, the rules decide alone
         self._model: LogisticModel | None = None
@@ -173,4 +179,6 @@ class SemanticSignal:
         if self._embedder is None or self._model is None:
             return SemanticVerdict(False, 0.0)
         probability = float(self._model.probability(self._embedder.embed([text]))[0])
-        return SemanticVerdict(probability >= self.threshold, round(probability, 4))
+        objection = probability >= self.threshold
+        unsure = not objection and self.ask_threshold is not None and probability >= self.ask_threshold
+        return SemanticVerdict(objection, round(probability, 4), unsure)

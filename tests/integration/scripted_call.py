@@ -51,7 +51,7 @@ def short_announcements(directory: Path) -> Path:
     head, rest = text.split("[spoken]", 1)
     spoken, tail = rest.split("[text]", 1)
     lines = [f'{kind} = "{sentence}"' for kind, sentence in SHORT.items()]
-    lines += [line for line in spoken.splitlines() if line.startswith("acknowledgement =")]
+    lines += [line for line in spoken.splitlines() if line.startswith(("acknowledgement =", "ask_unsure ="))]
     (directory / "en.toml").write_text(head + "[spoken]\n" + "\n".join(lines) + "\n\n[text]" + tail, encoding="utf-8")
     examples = directory / "examples"
     if not examples.exists():
