@@ -318,7 +318,8 @@ def check_objection(config: Path | None, language: str, text: str | None, audio:
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
-        verdict = "OBJECTION" if result.objection else "no objection"
+        verdict = "OBJECTION" if result.objection else (
+            "no objection, but unsure: a call would ask (consent.ask_when_unsure)" if result.would_ask else "no objection")
         timing = f" (decided in {result.decision_s:.2f} s)" if result.decision_s is not None else ""
         click.echo(f"{verdict}{timing}\nheard: {result.heard}")
 
@@ -378,12 +379,13 @@ def bench_consent(config: Path | None, languages: tuple[str, ...], spoken_object
     chosen = list(languages) or consent.available_languages()
     results = consent.run(settings, chosen, spoken_objections, spoken_others)
     table = Table(title=f"Objection detection ({results['model']}, sensitivity in calls: {results['sensitivity_in_calls']})")
-    for column in ("language", "mode", "recall", "false stops", "latency median", "latency p95", "n"):
+    for column in ("language", "mode", "recall", "false stops", "handled", "asked", "latency median", "latency p95", "n"):
         table.add_column(column, no_wrap=column == "mode")
     for language, row in results["languages"].items():
         for mode, figures in row.items():
-            table.add_row(
+            table.add_row(  # handled: stopped or asked (of objections); asked: of non-objections
                 language, mode, _fmt(figures["recall"]), _fmt(figures["false_stop_rate"]),
+                _fmt(figures.get("handled_rate")), _fmt(figures.get("asked_rate_non_objections")),
                 _fmt(figures["latency_median_s"], "s"), _fmt(figures["latency_p95_s"], "s"),
                 f"{figures['objections']}+{figures['non_objections']}",
             )
