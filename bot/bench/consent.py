@@ -12,6 +12,11 @@ signal and tuned the rules, so on them only a 5-fold cross-validated figure is h
 ordinary clinical talk (every turn of the ACI-BENCH dialogues in ../shared/data) gives a
 false-stop rate on talk nobody wrote for this.
 
+Asking when unsure (consent.ask_when_unsure): every row also gives `handled_rate`, the
+objections stopped or asked about, and `asked_rate_non_objections`, the non-objections the
+bot would have asked about; `examples_cross_validated.asking_by_ask_threshold` gives both,
+per language, for each ask threshold (how consent.ask_threshold was chosen).
+
 Spoken items (blind objections and non-objections of at most 12 words, as people say them)
 are rendered with the language's espeak-ng voice and go through the in-call path
 (VAD → shared faster-whisper engine → ConsentGuard). Baseline in the same process on the
@@ -190,6 +195,9 @@ async def spoken(
                 counts.latencies_s.append(result.decision_s)
         elif not is_objection and result.objection:
             counts.false_stops += 1
+        elif result.would_ask:  # a call would have asked the speaker instead
+            counts.asked += is_objection
+            counts.asked_others += not is_objection
         progress.advance(task)
     return counts
 

@@ -42,7 +42,7 @@ def check_text(guard: ConsentGuard, text: str) -> CheckResult:
     event = guard.on_text(SPEAKER, text)
     elapsed = time.perf_counter() - started
     if event is None or event.action != "objection":
-        return CheckResult(False, guard.language, text, round(elapsed, 6), event.rule if event else None,
+        return CheckResult(False, guard.language, text, round(elapsed, 6),
                            would_ask=event is not None and event.action == "ask")
     return CheckResult(True, event.language, text, round(elapsed, 6), event.rule)
 
@@ -54,9 +54,12 @@ async def check_audio(
     buffer = TranscriptBuffer("check")
     prompt = guard.asr_prompt if settings.transcription.consent_prompt else None
     found: list[CheckResult] = []
+    asked: list[str | None] = []  # finals a call would have asked about (their rule)
 
     def check(text: str, language: str, end: float, complete: bool = True) -> None:
         event = guard.on_speech(SPEAKER, text, language, end, complete)
+        if event is not None and event.action == "ask":
+            asked.append(event.rule)
         if event is not None and event.action == "objection" and not found:
             latency = None if stream.latest_latency_s is None else round(stream.latest_latency_s, 3)
             found.append(CheckResult(True, event.language, text, latency, event.rule))
@@ -73,4 +76,4 @@ async def check_audio(
         result = found[0]
         result.heard = heard
         return result
-    return CheckResult(False, guard.language, heard, None)
+    return CheckResult(False, guard.language, heard, None, would_ask=bool(asked))

@@ -253,12 +253,5 @@ class ConsentStage:
                 question.record.answered_by = question.record.answered_by or (event.source if mine else "objection")
                 self._resolve(question, "stopped", None)
 
-    def _check(self, decision: Coroutine[Any, Any, ConsentEvent | None]) -> None:
-        async def check() -> None:
-            event = await decision
-            if event is not None and event.action != "ask":
-                self._act(event)
-        self._spawn(check())
-
     def _known(self, participant: Participant) -> Participant:
         return self._known_by_id.get(participant.id, participant)

@@ -29,7 +29,7 @@ def test_check_objection_on_text_prints_the_documented_json(language: str, text:
     done = sessionbot("check-objection", "--lang", language, "--text", text, "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    assert set(result) == {"objection", "language", "heard", "decision_s", "rule"}
+    assert set(result) == {"objection", "language", "heard", "decision_s", "rule", "would_ask"}
     assert result["objection"] is objection and result["language"] == language and result["heard"] == text
     assert (result["rule"] is not None) is objection
 

@@ -82,10 +82,21 @@ def test_the_question_itself_is_no_objection(language: str) -> None:
             assert guard.on_speech(SAM, text, language) is None, (language, text)
 
 
+MADE: list[Harness] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_questions():  # noqa: ANN202 - no answer timer outlives its test's event loop
+    yield
+    while MADE:
+        MADE.pop().stage.end_questions()
+
+
 class Harness:
     """A ConsentStage with a clock the test moves; what it asks the session to do is recorded."""
 
     def __init__(self, settings: ConsentSettings, deliver: bool = True) -> None:
+        MADE.append(self)
         self.now = 0.0
         self.acted: list[ConsentEvent] = []
         self.asked: list[str] = []
