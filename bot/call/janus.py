@@ -42,7 +42,7 @@ from bot.call.base import (
     ParticipantLeft,
     until_call_ended,
 )
-from bot.call.ice import rtc_configuration
+from bot.call.jitter import new_peer_connection
 from bot.call.janus_identity import JanusIdentities
 from bot.call.janus_protocol import (
     MAX_MESSAGE_BYTES,
@@ -272,7 +272,7 @@ class JanusConnector:
         return await self._message(self._publisher_handle, body)
 
     def _peer_connection(self, role: str) -> RTCPeerConnection:
-        pc = RTCPeerConnection(rtc_configuration(self._stun))
+        pc = new_peer_connection(self._stun)
 
         @pc.on("connectionstatechange")
         def on_state() -> None:

@@ -42,7 +42,7 @@ from bot.call.base import (
     TextReceived,
     until_call_ended,
 )
-from bot.call.ice import rtc_configuration
+from bot.call.jitter import new_peer_connection
 from bot.call.rate_limit import Throttle
 from bot.call.room_protocol import (
     MAX_CHAT_CHARS,
@@ -233,7 +233,7 @@ class RoomConnector:
         return participant
 
     def _link(self, participant: Participant) -> _PeerLink:
-        pc = RTCPeerConnection(rtc_configuration(self._stun))
+        pc = new_peer_connection(self._stun)
         speaker = SpeakerTrack()
         pc.addTrack(speaker)
         limits = self._channel_limits
