@@ -78,19 +78,28 @@ def main() -> None:
 @click.option("--report", type=click.Path(path_type=Path), default=None, help="Also write the run's figures as JSON.")
 @click.option("--scenario", type=click.Choice(["dialogue", "objection"]), default="dialogue", show_default=True,
               help="dialogue: a short session ending in a note; objection: the client objects and the bot stops.")
+@click.option("--impair", default="", metavar="FAULTS",
+              help="Simulate a bad network for the participants, e.g. loss=5%,jitter=80ms,blackout=3s.")
 def demo(
     config: Path | None, language: str | None, model: str | None, log_file: Path | None, report: Path | None,
-    scenario: str,
+    scenario: str, impair: str,
 ) -> None:
     """Run a whole session on loopback: room, two simulated participants, the bot."""
+    from bot.demo.impair import Impairment, ImpairmentError
     from bot.demo.run import run_demo
+
+    try:
+        impairment = Impairment.parse(impair)
+    except ImpairmentError as exc:
+        fail(str(exc))
 
     settings = _settings(config, {"session.language": language, "transcription.model": model})
     log_file = log_file or settings.logging.file or Path(".sessionbot/logs/demo.jsonl")
     _logging(settings, log_file)
     console.print(f"[bold]sessionbot demo[/] — language {settings.session.language}; logs in {log_file}")
     try:
-        result = asyncio.run(run_demo(settings, console, report, scenario, _journal_key(settings, ephemeral_ok=True)))
+        result = asyncio.run(run_demo(settings, console, report, scenario, _journal_key(settings, ephemeral_ok=True),
+                                      impairment if impairment.active else None))
     except ValueError as exc:
         fail(str(exc))
     sys.exit(0 if result.state == "done" else 1)

@@ -25,6 +25,7 @@ from bot.call.base import AudioTrackReceived, CallEnded, ParticipantLeft
 from bot.call.ice import use_host_addresses
 from bot.call.room import RoomConnector
 from bot.call.room_protocol import RoomUrl
+from bot.demo.impair import OWNER, ImpairedNetwork, Impairment
 from bot.demo.script import SCRIPTS, Script
 
 VOICED_DBFS = -45.0
@@ -121,7 +122,11 @@ class SimulatedParticipant:
             task.cancel()
 
 
-async def run(url: RoomUrl, script: Script, clinician_url: RoomUrl | None = None) -> int:
+BLACKOUT_AFTER_S = 1.0  # into the client's longest line, so the outage cuts speech, not a pause
+
+
+async def run(url: RoomUrl, script: Script, clinician_url: RoomUrl | None = None,
+              network: ImpairedNetwork | None = None) -> int:
     """`url` is the participants' link; the simulated clinician joins with `clinician_url` (its private link)."""
 
     def link_for(role: str) -> RoomUrl:
@@ -133,8 +138,16 @@ async def run(url: RoomUrl, script: Script, clinician_url: RoomUrl | None = None
         voice = script.voice(line.role)
         speech[index] = await render_speech_async(line.text, voice.espeak_voice, voice.words_per_minute, voice.pitch)
     for person in people.values():
-        await person.join()
+        owner = OWNER.set(person.display_name)
+        try:
+            await person.join()
+        finally:
+            OWNER.reset(owner)
         emit("joined", name=person.display_name, role=person.role)
+    blackout_line = None
+    if network is not None and network.impairment.blackout_s > 0:
+        client_lines = [i for i, line in enumerate(script.lines) if line.role == "client"]
+        blackout_line = max(client_lines, key=lambda i: speech[i][0].size / speech[i][1])
 
     deadline = time.monotonic() + ANNOUNCEMENT_TIMEOUT_S
     while not all(p.heard_bot.finished_speaking() for p in people.values()):
@@ -149,6 +162,10 @@ async def run(url: RoomUrl, script: Script, clinician_url: RoomUrl | None = None
         samples, rate = speech[index]
         speaker = people[line.role]
         emit("line_started", index=index, name=speaker.display_name, role=line.role)
+        if network is not None and index == blackout_line:
+            seconds = network.impairment.blackout_s
+            asyncio.get_running_loop().call_later(BLACKOUT_AFTER_S, network.black_out, speaker.display_name, seconds)
+            emit("blackout", index=index, name=speaker.display_name, after_s=BLACKOUT_AFTER_S, seconds=seconds)
         await speaker.connector.speak(samples, rate)
         emit("line_spoken", index=index, audio_s=round(samples.size / rate, 2))
         await asyncio.sleep(script.pause_s)
@@ -166,6 +183,8 @@ async def run(url: RoomUrl, script: Script, clinician_url: RoomUrl | None = None
     for person in people.values():
         await person.leave()
     emit("left", heard={p.role: p.heard_bot.summary() for p in people.values()})
+    if network is not None:
+        emit("network", **network.summary())
     return 0
 
 
@@ -175,11 +194,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clinician-link", help="the clinician's private link (needed by the clinician's role)")
     parser.add_argument("--script", default="en", choices=sorted(SCRIPTS))
     parser.add_argument("--ice-host", action="append", default=[], help="ICE host address (repeatable)")
+    parser.add_argument("--impair", default="", help="simulated network faults, e.g. loss=5%%,jitter=80ms,blackout=3s")
     args = parser.parse_args(argv)
     if args.ice_host:
         use_host_addresses(args.ice_host)
+    impairment = Impairment.parse(args.impair)
+    network = ImpairedNetwork(impairment) if impairment.active else None
+    if network is not None:
+        network.install()
     clinician = RoomUrl.parse(args.clinician_link) if args.clinician_link else None
-    return asyncio.run(run(RoomUrl.parse(args.link), SCRIPTS[args.script], clinician))
+    return asyncio.run(run(RoomUrl.parse(args.link), SCRIPTS[args.script], clinician, network))
 
 
 if __name__ == "__main__":

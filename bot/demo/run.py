@@ -24,6 +24,7 @@ from bot.call.ice import use_host_addresses
 from bot.call.room import RoomConnector
 from bot.call.room_server import RoomServer
 from bot.config import Settings
+from bot.demo.impair import Impairment
 from bot.demo.script import script_for
 from bot.log import get_logger
 from bot.notes.render import clock
@@ -58,6 +59,13 @@ class DemoReport:
     scenario: str = "dialogue"
     objection: dict[str, Any] | None = None
     audit: str | None = None
+    network: dict[str, Any] | None = None  # the simulated faults (--impair) and what they did
+    gaps: list[dict[str, object]] = field(default_factory=list)  # what the session recorded as not heard
+
+
+def impairment_arg(impairment: Impairment) -> str:
+    return (f"loss={impairment.loss * 100:g}%,jitter={impairment.jitter_s * 1000:g}ms,"
+            f"blackout={impairment.blackout_s:g}s")
 
 
 def peak_rss_mb() -> float:
@@ -66,7 +74,7 @@ def peak_rss_mb() -> float:
 
 async def run_demo(
     settings: Settings, console: Console | None = None, report_path: Path | None = None, scenario: str = "dialogue",
-    journal_key: bytes | None = None,
+    journal_key: bytes | None = None, impairment: Impairment | None = None,
 ) -> DemoReport:
     console = console or Console()
     started = time.monotonic()
@@ -87,11 +95,14 @@ async def run_demo(
     ice_args = [arg for a in addresses for arg in ("--ice-host", a)]
     participants = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.demo.participants", link.link, "--clinician-link", clinician_link.link,
-        "--script", script.name, *ice_args,
+        "--script", script.name, *ice_args, *(["--impair", impairment_arg(impairment)] if impairment else []),
         stdout=asyncio.subprocess.PIPE,
     )
     joined = asyncio.Event()
     heard: dict[str, Any] = {}
+    network: dict[str, Any] = {"impairment": impairment.describe()} if impairment else {}
+    if impairment:
+        console.print(f"[yellow]• simulated network faults for the participants: {impairment.describe()}[/]")
 
     async def follow_participants() -> None:
         count = 0
@@ -121,6 +132,13 @@ async def run_demo(
                     "[green]✓[/] the bot left; acknowledgement heard: "
                     + ", ".join(f"{name} {seconds} s" for name, seconds in event["heard_after_last_line"].items())
                 )
+            elif kind == "blackout":
+                network["blackout"] = {k: event[k] for k in ("index", "name", "after_s", "seconds")}
+                console.print(f"  [yellow]{event['name']}'s connection goes dark for {event['seconds']:g} s[/]")
+            elif kind == "network":
+                network.update({k: event[k] for k in ("datagrams", "dropped", "delayed")})
+                console.print(f"[yellow]• simulated network: {event['dropped']} of {event['datagrams']} datagrams "
+                              f"dropped, {event['delayed']} delayed[/]")
             elif kind == "error":
                 console.print(f"[red]✗ participants: {event['message']}[/]")
 
@@ -178,6 +196,8 @@ async def run_demo(
         scenario=scenario,
         objection=result.objection.__dict__ if result.objection else None,
         audit=str(result.audit) if result.audit else None,
+        network=network or None,
+        gaps=list(result.gaps),
     )
     engine.close()
     if result.objection is not None:
