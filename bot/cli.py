@@ -290,6 +290,42 @@ def note(input_path: Path, config: Path | None, template: str, language: str | N
     for path in (markdown, as_json, page):
         console.print(str(path), markup=False)
 
+@main.command()
+@click.argument("note_path", metavar="NOTE", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--open", "open_browser", is_flag=True, help="Also open the page in the default browser.")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=1), default=3600.0, show_default=True,
+              help="Seconds to wait for the save before giving up (nothing is written then).")
+def review(note_path: Path, open_browser: bool, timeout_s: float) -> None:
+    """Review a drafted note in the browser: see each statement's evidence, remove or edit, save.
+
+    NOTE is the draft's .json, .md or .html. Serves the page on 127.0.0.1 only, under a one-time
+    token, until the reviewed version is saved beside the draft as <stem>.reviewed.md and .json
+    (owner-only); the draft is not changed."""
+    from bot.notes.review import ReviewServer
+    from bot.notes.reviewed import ReviewError, load_draft
+
+    try:
+        draft = load_draft(note_path)
+    except ReviewError as exc:
+        fail(str(exc))
+    server = ReviewServer(draft)
+    server.start()
+    click.echo(f"Review {draft.json_path.name}: open this address on this computer (it works for this review only):"
+               f"\n  {server.url}\nWaiting for the save (Ctrl-C stops; nothing is written then).")
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(server.url)
+    try:
+        saved = server.wait(timeout_s)
+    except KeyboardInterrupt:
+        server.close()
+        fail("stopped before the review was saved: nothing written", code=1)
+    if not saved:
+        fail(f"nothing was saved within {timeout_s:g} s: nothing written", code=1)
+    for path in saved:
+        console.print(str(path), markup=False)
+
 
 @main.command("check-objection")
 @config_option
@@ -527,7 +563,7 @@ def bench_soak(config: Path | None, sessions: int, minutes: float, interval: flo
 
 @bench.command("notes")
 @config_option
-@click.option("--template", "-t", default="soap", show_default=True, help="Template used on ACI-BENCH.")
+@click.option("--template", "-t", default="progress", show_default=True, help="Template used on ACI-BENCH.")
 @click.option("--cpus", default=2, show_default=True, help="Cores the timed 60-minute run is pinned to (0: all).")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=Path("bench-results/notes.json"),
               show_default=True, help="Where the JSON results go.")
@@ -546,12 +582,17 @@ def bench_notes(config: Path | None, template: str, cpus: int, out: Path) -> Non
     except FileNotFoundError as exc:
         fail(str(exc), 1)
     rouge = results["rouge"]
-    table = Table(title=f"ACI-BENCH sample ({rouge['pairs']} pairs, template {template}, {rouge['backend']}): ROUGE F1")
+    table = Table(title=f"ACI-BENCH {rouge['split']} ({rouge['pairs']} pairs, template {template}, {rouge['backend']}): ROUGE F1")
     for column in ("system", "ROUGE-1", "ROUGE-2", "ROUGE-L"):
         table.add_column(column)
     for system, scores in rouge["rouge_f1"].items():
         table.add_row(system, *(f"{scores[k]:.1f}" for k in ("rouge1", "rouge2", "rougeL")))
     console.print(table)
+    sections = results["sections"]
+    console.print(f"section accuracy ({sections.get('split')}, all units / units feeding a section): " + ", ".join(
+        f"{name} {sections[name]['all_units']:.1%} / {sections[name]['units_feeding_a_section']:.1%}"
+        for name in ("learned", "anchors", "learned_where_confident_else_anchors") if name in sections)
+        if "error" not in sections else f"section accuracy: {sections['error']}", markup=False)
     console.print(f"statements {rouge['statements']}: evidence valid {rouge['evidence_valid_share']:.0%}, "
                   f"supported (≥{rouge['support_threshold']:.0%} of words in evidence) {rouge['supported_share']:.0%}")
     speed = results.get("speed", {})
