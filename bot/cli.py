@@ -290,6 +290,7 @@ def note(input_path: Path, config: Path | None, template: str, language: str | N
     for path in (markdown, as_json, page):
         console.print(str(path), markup=False)
 
+
 @main.command()
 @click.argument("note_path", metavar="NOTE", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.option("--open", "open_browser", is_flag=True, help="Also open the page in the default browser.")
