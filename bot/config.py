@@ -42,7 +42,10 @@ class _Section(BaseModel):
 
 
 class BotSettings(_Section):
-    display_name: str = Field("Session assistant (AI)", min_length=1, max_length=64)
+    display_name: str = Field(
+        "Session assistant (AI)", min_length=1, max_length=64,
+        description="Name shown in the call. Keep \"AI\" in it: people should know.",
+    )
 
 
 class SessionSettings(_Section):
@@ -66,7 +69,10 @@ class ConsentSettings(_Section):
     written_consent_ref: str | None = Field(
         None, max_length=200, description="Reference to the client's signed consent (required in written mode)."
     )
-    purposes: list[Purpose] = Field(default_factory=lambda: ["notes"])
+    purposes: list[Purpose] = Field(
+        default_factory=lambda: ["notes"],
+        description="What the client consented to, each separately. What is not listed is not produced.",
+    )
     objection_sensitivity: Literal["balanced", "cautious"] = Field(
         "cautious", description="cautious also stops on weaker signals: a false stop costs a note, a miss costs trust."
     )
@@ -129,14 +135,23 @@ class TranscriptionSettings(_Section):
         None, description="Language to transcribe; unset = session.language; 'auto' = detect once per participant."
     )
     model: str = Field("base", description="'base', 'tiny.en', a CTranslate2 model directory, or a hub name.")
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    compute_type: str = "int8"
-    cpu_threads: int = Field(1, ge=1, le=64)
-    num_workers: int = Field(1, ge=1, le=16)
-    beam_size: int = Field(1, ge=1, le=10)
-    no_speech_threshold: float = Field(0.6, ge=0.0, le=1.0)
-    log_prob_threshold: float = Field(-1.0, le=0.0)
-    compression_ratio_threshold: float = Field(2.4, gt=1.0)
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto uses CUDA when CTranslate2 sees a GPU.")
+    compute_type: str = Field("int8", description="CTranslate2 compute type on CPU (int8_float16 on CUDA).")
+    cpu_threads: int = Field(1, ge=1, le=64, description="Intra-op threads per decode (1 is best on small CPUs).")
+    num_workers: int = Field(1, ge=1, le=16, description="Batches that may decode at once (model replicas).")
+    beam_size: int = Field(1, ge=1, le=10, description="Beam size (1 = greedy).")
+    no_speech_threshold: float = Field(
+        0.6, ge=0.0, le=1.0, description="Output is dropped when Whisper's no-speech probability is above this and "
+        "the mean log-probability below transcription.log_prob_threshold.",
+    )
+    log_prob_threshold: float = Field(
+        -1.0, le=0.0, description="Below this mean log-probability, output is decoded again carefully, then dropped "
+        "if still below.",
+    )
+    compression_ratio_threshold: float = Field(
+        2.4, gt=1.0, description="Text that compresses better than this (repetition) is decoded again carefully, "
+        "then dropped.",
+    )
     window_padding_s: float = Field(
         2.0, ge=0.0, le=30.0,
         description="Silence added after each utterance in the encoder window; 0 = Whisper's full 30 s window.",
@@ -158,11 +173,16 @@ class TranscriptionSettings(_Section):
 
 
 class VadSettings(_Section):
-    aggressiveness: int = Field(2, ge=0, le=3)
-    frame_ms: Literal[10, 20, 30] = 30
-    hangover_ms: int = Field(600, ge=90, le=5000)
-    min_speech_ms: int = Field(250, ge=30, le=5000)
-    max_utterance_s: float = Field(15.0, ge=2.0, le=30.0)
+    aggressiveness: int = Field(2, ge=0, le=3, description="webrtcvad strictness, 0 (lenient) to 3 (strict).")
+    frame_ms: Literal[10, 20, 30] = Field(30, description="Length of the frames the VAD classifies.")
+    hangover_ms: int = Field(600, ge=90, le=5000, description="Silence that ends an utterance.")
+    min_speech_ms: int = Field(
+        250, ge=30, le=5000, description="Utterances with less speech (coughs, clicks) are not transcribed; they are "
+        "still checked for an objection.",
+    )
+    max_utterance_s: float = Field(
+        15.0, ge=2.0, le=30.0, description="Longer speech is cut into pieces of at most this."
+    )
 
 
 class IceSettings(_Section):
@@ -170,7 +190,9 @@ class IceSettings(_Section):
         default_factory=list,
         description="Addresses ICE gathers host candidates on; empty = every interface but loopback (aioice default).",
     )
-    stun_servers: list[str] = Field(default_factory=list)
+    stun_servers: list[str] = Field(
+        default_factory=list, description="STUN/TURN URLs; none by default, so nothing leaves the machine."
+    )
 
 
 class JanusSettings(_Section):
@@ -200,8 +222,10 @@ class JanusSettings(_Section):
 
 
 class LeaveSettings(_Section):
-    nobody_joined_timeout_s: float = Field(1200.0, gt=0)
-    everyone_left_grace_s: float = Field(2.0, ge=0)
+    nobody_joined_timeout_s: float = Field(1200.0, gt=0, description="Leave if nobody else joins within this time.")
+    everyone_left_grace_s: float = Field(
+        2.0, ge=0, description="Leave this long after the last other participant left."
+    )
     scheduled_end_grace_s: float = Field(
         600.0, ge=0, description="Scheduled sessions: leave this long after the scheduled end."
     )
@@ -213,7 +237,10 @@ class LeaveSettings(_Section):
 
 class JournalSettings(_Section):
     enabled: bool = Field(True, description="Keep an encrypted journal so a crash loses no transcript.")
-    directory: Path = Field(default_factory=lambda: default_state_dir() / "journal")
+    directory: Path = Field(
+        default_factory=lambda: default_state_dir() / "journal",
+        description="Where journals live (0700; files 0600); the default follows XDG_STATE_HOME when it is set.",
+    )
     key_file: Path | None = Field(
         None, description="32-byte key file (0600); or set SESSIONBOT_JOURNAL_KEY (base64)."
     )
@@ -221,8 +248,8 @@ class JournalSettings(_Section):
 
 
 class RoomSettings(_Section):
-    host: str = "127.0.0.1"
-    port: int = Field(8765, ge=0, le=65535)
+    host: str = Field("127.0.0.1", description="Address `sessionbot room` listens on (--host).")
+    port: int = Field(8765, ge=0, le=65535, description="Port of `sessionbot room` (--port).")
     token: str | None = Field(None, description="Join token; prefer the SESSIONBOT_ROOM_TOKEN environment variable.")
     clinician_token: str | None = Field(
         None, description="The clinician's private join token (admits the roles clinician and bot: the chat "
@@ -298,18 +325,25 @@ class NoteSettings(_Section):
 
 
 class PathSettings(_Section):
-    output_dir: Path = Path("notes")
-    cache_dir: Path = Field(default_factory=default_cache_dir)
-    announcements_dir: Path = DEFAULT_ANNOUNCEMENTS_DIR
-    risk_dir: Path = RISK_DIR
-    templates_dir: Path = TEMPLATES_DIR
+    output_dir: Path = Field(
+        Path("notes"), description="Notes, objection records and audit records (created 0700; files 0600)."
+    )
+    cache_dir: Path = Field(
+        default_factory=default_cache_dir, description="Provisioned models, in <cache_dir>/models/<name>/. The "
+        "default is SESSIONBOT_CACHE_DIR when set, else $XDG_CACHE_HOME/sessionbot.",
+    )
+    announcements_dir: Path = Field(
+        DEFAULT_ANNOUNCEMENTS_DIR, description="Announcement texts and objection rules, one file per language."
+    )
+    risk_dir: Path = Field(RISK_DIR, description="Risk-language lexicons and examples, per language.")
+    templates_dir: Path = Field(TEMPLATES_DIR, description="Note templates, <name>.<language>.toml.")
     overrides_dir: Path | None = Field(
         None, description="A clinician's own announcements/, templates/ and risk/ files, searched first, per "
         "file, before the packaged ones (SESSIONBOT_OVERRIDES_DIR wins over this key).")
 
 
 class LogSettings(_Section):
-    level: Literal["debug", "info", "warning", "error"] = "info"
+    level: Literal["debug", "info", "warning", "error"] = Field("info", description="The least severe events logged.")
     file: Path | None = Field(None, description="JSON-lines log file; default is standard error.")
 
 

@@ -44,7 +44,7 @@ class ServiceSettings(_Strict):
 class WebhookSettings(_Strict):
     url: str = Field(..., pattern=r"^https?://", description="Where each note's JSON is POSTed.")
     secret_file: Path | None = Field(None, description="HMAC key file (0600); or set SESSIONBOT_WEBHOOK_SECRET.")
-    timeout_s: float = Field(10.0, gt=0, le=300)
+    timeout_s: float = Field(10.0, gt=0, le=300, description="Longest wait for the answer to one POST.")
     retry_initial_s: float = Field(2.0, gt=0, le=3600, description="First wait after a failed POST.")
     retry_max_s: float = Field(300.0, gt=0, le=86_400, description="Longest wait between POSTs (doubling).")
     allow_insecure_url: bool = Field(
@@ -66,12 +66,13 @@ class CalendarSource(_Strict):
 
 
 class SessionEntry(_Strict):
-    id: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
-    link: str = Field(..., min_length=8)
-    start: AwareDatetime
-    end: AwareDatetime
-    clinician: str = Field(..., pattern=CLINICIAN_PATTERN)
-    cancelled: bool = False
+    id: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$",
+                    description="Shown in logs and `sessionbot status`: never a client's name.")
+    link: str = Field(..., min_length=8, description="An embedded-room http(s):// link or a janus:// link.")
+    start: AwareDatetime = Field(description="Scheduled start, with a UTC offset.")
+    end: AwareDatetime = Field(description="Scheduled end, with a UTC offset; after start.")
+    clinician: str = Field(..., pattern=CLINICIAN_PATTERN, description="Notes go to <notes_root>/<clinician>/.")
+    cancelled: bool = Field(False, description="Keep the entry but do not join (a running session is left politely).")
     consent_renewed_utc: AwareDatetime | None = Field(
         None, description="When the clinician renewed consent after a participant objected in this series (the "
         "entry's id); counts only if later than the objection. Or: `sessionbot consent renew ID`.",

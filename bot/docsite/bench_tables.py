@@ -1,0 +1,263 @@
+"""Markdown for the benchmarks page, from the JSON that `sessionbot bench …` writes to bench-results/.
+
+Each known file gets the tables its command prints; a file that is missing says so; a shape this
+module does not know (an older or newer bench, or another file) shows its top-level figures rather
+than failing, so a page can always be generated from whatever results are there.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bot.docsite.markdown import cell, table
+
+Results = dict[str, Any]
+
+
+def pct(value: Any, places: int = 1) -> str:
+    """A rate as a percentage; small ones keep a second decimal (0.45 %, not 0.5 %)."""
+    if value is None:
+        return "–"
+    return f"{100 * value:.{max(places, 2) if 0 < abs(value) < 0.01 else places}f} %"
+
+
+def seconds(value: Any) -> str:
+    return "–" if value is None else f"{value:.2f} s"
+
+
+def pair(first: str, second: str) -> str:
+    return "–" if first == second == "–" else f"{first} / {second}"
+
+
+def _stop_figures(row: Results, key: str) -> str:
+    figures = row.get(key)
+    return pair(pct(figures.get("recall")), pct(figures.get("false_stop_rate"))) if figures else "–"
+
+
+def _pooled(rows: list[Results], key: str) -> str:
+    """Recall / false stops over every language: counts recovered from each language's rates."""
+    found = [row[key] for row in rows if row.get(key)]
+    if len(found) != len(rows):
+        return "–"
+    objections = sum(f["objections"] for f in found)
+    others = sum(f["non_objections"] for f in found)
+    caught = sum(round((f["recall"] or 0) * f["objections"]) for f in found)
+    stopped = sum(round((f["false_stop_rate"] or 0) * f["non_objections"]) for f in found)
+    return pair(pct(caught / objections if objections else None), pct(stopped / others if others else None))
+
+
+def consent(results: Results) -> str:
+    languages: dict[str, Results] = results["languages"]
+    thresholds = sorted({k.removeprefix("typed_blind_cautious_threshold_") for row in languages.values() for k in row
+                         if k.startswith("typed_blind_cautious_threshold_")}, key=float)
+    typed = ["typed_blind_cautious", *(f"typed_blind_cautious_threshold_{t}" for t in thresholds),
+             "typed_blind_cautious_rules_only", "typed_blind_balanced", "typed_blind_naive_keyword_baseline"]
+    header = ["language", f"typed recall / false stops (in calls: cautious, {results['semantic_threshold']})",
+              "handled / asked", *(f"at threshold {t}" for t in thresholds), "rules alone (cautious)", "`balanced`",
+              "naive keyword baseline", "spoken recall (prompt / none)", "spoken false stops",
+              "spoken decision latency median / p95"]
+    rows = []
+    for language, row in languages.items():
+        spoken = next((v for k, v in row.items() if k.startswith("spoken_blind_") and "baseline" not in k), {})
+        unprimed = row.get("spoken_blind_without_asr_prompt_baseline", {})
+        cautious = row.get("typed_blind_cautious", {})
+        rows.append([
+            language, *(_stop_figures(row, key) for key in typed[:1]),
+            pair(pct(cautious.get("handled_rate")), pct(cautious.get("asked_rate_non_objections"))),
+            *(_stop_figures(row, key) for key in typed[1:]),
+            pair(pct(spoken.get("recall")), pct(unprimed.get("recall"))), pct(spoken.get("false_stop_rate")),
+            pair(seconds(spoken.get("latency_median_s")), seconds(spoken.get("latency_p95_s"))),
+        ])
+    everything = list(languages.values())
+    pooled = [_pooled(everything, key) for key in typed]
+    rows.append(["all", pooled[0], "–", *pooled[1:], "–", "–", "–"])
+    parts = [f"Model `{results['model']}`, sensitivity in calls `{results['sensitivity_in_calls']}`. "
+             "Blind set, typed and spoken; handled = objections stopped or asked about, asked = non-objections "
+             "asked about.", table(header, rows)]
+    clinical = languages.get("en", {}).get("typed_clinical_dialogue_cautious")
+    if clinical:
+        naive = languages["en"].get("typed_clinical_dialogue_naive_keyword_baseline", {})
+        parts.append(f"English ordinary clinical talk ({clinical['non_objections']} ACI-BENCH turns): false stops "
+                     f"{pct(clinical['false_stop_rate'])} (naive keywords: {pct(naive.get('false_stop_rate'))}).")
+    parts.append(_cross_validated(results["examples_cross_validated"]))
+    return "\n\n".join(parts)
+
+
+def _cross_validated(examples: Results) -> str:
+    if "skipped" in examples:
+        return f"Cross-validation on the examples: skipped ({cell(str(examples['skipped']))})."
+    in_use = str(examples["threshold_in_use"])
+    rows = [[f"{t} (in use)" if t == in_use else t, pct(f["recall"]), pct(f["false_stop_rate"])]
+            for t, f in examples["by_threshold"].items()]
+    rules = examples["rules_only"]
+    parts = [f"On the examples ({examples['examples']} utterances, {examples['objections']} objections), "
+             f"{examples['folds']}-fold cross-validated: rules alone {pct(rules['recall'])} recall / "
+             f"{pct(rules['false_stop_rate'])} false stops; with the semantic signal:",
+             table(["semantic threshold", "recall", "false stops"], rows),
+             f"Lowest threshold with ≤ 1 % false stops: {examples['lowest_threshold_within_1pct_false_stops']}."]
+    asking = examples.get("asking_by_ask_threshold")
+    if asking:
+        ask_in_use = str(examples.get("ask_threshold_in_use"))
+        rows = [[f"{t} (in use)" if t == ask_in_use else t, pct(f["handled_rate"]), pct(f["asked_rate_objections"]),
+                 pct(f["asked_rate_non_objections"]),
+                 ", ".join(f"{lang} {pct(v['asked_rate_non_objections'])}" for lang, v in f["by_language"].items())]
+                for t, f in asking.items()]
+        parts += [f"Asking when unsure, below the stop threshold {in_use}:",
+                  table(["ask threshold", "handled", "asked (objections)", "asked (non-objections)",
+                         "asked (non-objections) by language"], rows)]
+    return "\n\n".join(parts)
+
+
+def asr(results: Results) -> str:
+    header = ["policy", "sessions", "end of speech → text, median", "p95", "finished behind real time",
+              "decoder s per audio s per stream", "partials' share of it", "peak RSS", "real time?"]
+    rows = []
+    for policy, runs in (("utterance-sized window", results["load"]),
+                         ("baseline: Whisper's 30 s window", results["baseline_full_window"])):
+        for i, run in enumerate(runs):
+            rows.append([policy if i == 0 else "", str(run["sessions"]), seconds(run["latency_median_s"]),
+                         seconds(run["latency_p95_s"]), seconds(run["finished_behind_real_time_s"]),
+                         f"{run['compute_s_per_audio_s_per_stream']:.3f}", pct(run["compute_share_partials"]),
+                         f"{run['peak_rss_mb']:.0f} MB", "yes" if run["real_time"] else "no"])
+    wer, memory, noise = results["wer"], results["memory"], results["hallucination"]
+    dropped = ", ".join(f"{k} {v}" for k, v in noise.get("dropped_by_filters", {}).items()) or "none"
+    return "\n\n".join([
+        f"Model `{results['model']}`, {results['audio_per_session_s']} s of audio per session, "
+        f"{results.get('cpu_count', '?')} CPUs, model loaded in {seconds(results.get('model_load_s'))}.",
+        table(header, rows),
+        "\n".join([
+            f"- WER: streaming {pct(wer['streaming'], 2)} vs offline faster-whisper {pct(wer['offline'], 2)} "
+            f"(ratio {wer['ratio']}).",
+            f"- Capacity: {results['capacity_sessions_real_time']} concurrent sessions in real time.",
+            "- Memory: " + ", ".join(f"{k.removeprefix('rss_').removesuffix('_mb').replace('_', ' ')} {v} MB"
+                                     for k, v in memory.items()
+                                     if v is not None) + ".",
+            f"- {noise['audio_s']} s of {', '.join(noise.get('kinds', [])) or 'non-speech'}: {noise['words']} words "
+            f"(dropped by the filters: {dropped}).",
+        ]),
+    ])
+
+
+def notes(results: Results) -> str:
+    rouge = results["rouge"]
+    parts = [f"ACI-BENCH {rouge['split']} ({rouge['pairs']} pairs), template `{rouge['template']}`, "
+             f"sections by {rouge['backend']}: ROUGE F1.",
+             table(["system", "ROUGE-1", "ROUGE-2", "ROUGE-L"],
+                   [[name, *(f"{scores[k]:.1f}" for k in ("rouge1", "rouge2", "rougeL"))]
+                    for name, scores in rouge["rouge_f1"].items()]),
+             f"Statements: {rouge['statements']}; evidence valid {pct(rouge['evidence_valid_share'])}; supported "
+             f"(≥ {pct(rouge['support_threshold'])} of their words in the evidence) {pct(rouge['supported_share'])}."]
+    sections = results.get("sections", {})
+    if "error" in sections:
+        parts.append(f"Section accuracy: {cell(str(sections['error']))}.")
+    elif sections:
+        rows = [[name, pct(sections[name]["all_units"]), pct(sections[name]["units_feeding_a_section"])]
+                for name in ("learned", "anchors", "learned_where_confident_else_anchors") if name in sections]
+        parts += [f"Section accuracy ({sections.get('split')}):",
+                  table(["sections by", "all units", "units feeding a section"], rows)]
+    speed = results.get("speed", {})
+    if "error" in speed:
+        parts.append(f"Speed: {cell(str(speed['error']))}.")
+    elif speed:
+        parts.append(f"60-minute transcript ({speed['segments']} segments, {speed.get('cpus', '?')} cores): first "
+                     f"note {seconds(speed['seconds_first_note'])}, next {seconds(speed['seconds_next_note'])}, after "
+                     f"prefetch {seconds(speed['seconds_after_prefetch'])}; peak RSS {speed['peak_rss_mib']:.0f} MiB.")
+    rows = []
+    for name, figures in results["risk"].items():
+        both = [figures["lexicon"], figures["combined"] or {}]
+        rows.append([name, *(pair(*(pct(f.get(k)) for f in both))
+                             for k in ("recall", "precision", "false_flag_rate", "category_accuracy")),
+                     f"{figures['risk_items']} + {figures['non_risk_items']}"])
+    parts += ["Risk flags on tests/risk_eval, lexicon alone / lexicon + semantic:",
+              table(["set", "recall", "precision", "non-risk flagged", "category accuracy", "risk + non-risk items"],
+                    rows)]
+    visits = results.get("risk_on_visit_talk")
+    if visits:
+        parts.append(f"ACI-BENCH patient turns flagged ({visits['patient_turns']}): lexicon "
+                     f"{pct(visits['lexicon_flag_rate'])}, lexicon + semantic {pct(visits['combined_flag_rate'])}.")
+    calibration = results.get("risk_calibration")
+    if calibration:
+        parts.append(f"Semantic risk threshold in use: {cell(_inline(calibration.get('in_use')))}; re-derived from "
+                     f"the dev sets: {cell(_inline(calibration.get('chosen')))}.")
+    return "\n\n".join(parts)
+
+
+def room(results: Results) -> str:
+    rss = results["server_rss_mib"]
+    return table(["rooms", "connections", "messages per room", "payload", "relayed", "elapsed", "messages/s",
+                  "server RSS before / peak / after"],
+                 [[str(results["rooms"]), str(results["connections"]), str(results["messages_per_room"]),
+                   f"{results['payload_bytes']} B", str(results["relayed"]), seconds(results["elapsed_s"]),
+                   str(results["messages_per_s"]), f"{rss['before']} / {rss['peak']} / {rss['after']} MiB"]]) + (
+        f"\n\n{cell(str(results['limits']))}." if results.get("limits") else "")
+
+
+def soak(results: Results) -> str:
+    verdict = results["verdict"]
+    samples = [("before", results["baseline"]), *(("", s) for s in results["samples"]), ("after", results["after"])]
+    return "\n\n".join([
+        f"Model `{results['model']}`, {results['sessions']} session(s) × {results['minutes']} min, a sample every "
+        f"{results['interval_s']} s. RSS growth after the {results['warmup_s']} s warm-up: "
+        f"{results['rss_growth_after_warmup_mb']} MB ({'ok' if verdict['rss_growth_ok'] else 'too much'}); peak "
+        f"{results['rss_peak_mb']} MB; deepest queue {results['queue_depth_max']}; left running beyond the baseline "
+        f"afterwards: {cell(_inline(results['left_beyond_baseline']))} "
+        f"({'none' if verdict['nothing_left_running'] else 'a leak'}).",
+        table(["", "t (s)", "RSS (MB)", "fds", "tasks", "threads", "queue"],
+              [[label, *(str(s[k]) for k in ("t_s", "rss_mb", "fds", "tasks", "threads", "queue_depth"))]
+               for label, s in samples]),
+    ])
+
+
+def _inline(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_inline(v)}" for k, v in value.items())
+    return str(value)
+
+
+def scalars(results: Any) -> str:
+    """What any JSON object shows: its top-level numbers, strings and flags."""
+    if not isinstance(results, dict):
+        return "Not a JSON object: nothing to show."
+    rows = [[f"`{key}`", cell(json.dumps(value, ensure_ascii=False))] for key, value in results.items()
+            if value is None or isinstance(value, str | int | float | bool)]
+    return table(["key", "value"], rows) if rows else "No top-level figures."
+
+
+RENDERERS: dict[str, Callable[[Results], str]] = {
+    "consent": consent, "asr": asr, "notes": notes, "room": room, "soak": soak,
+}
+
+
+def bench_section(results_dir: Path, name: str) -> str:
+    """The part of the page for `sessionbot bench NAME`: its tables, or why there are none."""
+    path = results_dir / f"{name}.json"
+    if not path.is_file():
+        return f"Not run yet: `sessionbot bench {name}`."
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return (f"`bench-results/{name}.json` could not be read ({cell(type(exc).__name__)}): "
+                f"run `sessionbot bench {name}` again.")
+    source = f"From `bench-results/{name}.json`."
+    try:
+        return f"{source}\n\n{RENDERERS[name](results)}"
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, ZeroDivisionError):
+        return f"{source} Its shape is not the one this page knows; the top-level figures:\n\n{scalars(results)}"
+
+
+def other_results(results_dir: Path) -> str:
+    """Any other JSON in bench-results/, by its top-level figures."""
+    others = sorted(p for p in results_dir.glob("*.json") if p.stem not in RENDERERS)
+    if not others:
+        return "None."
+    parts = []
+    for path in others:
+        try:
+            shown = scalars(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            shown = f"Could not be read ({cell(type(exc).__name__)})."
+        parts.append(f"`bench-results/{path.name}`:\n\n{shown}")
+    return "\n\n".join(parts)
