@@ -41,7 +41,7 @@ class Announcements(_Strict):
     text: Messages
     objection: dict[str, list[str]]  # compiled and checked by bot.consent.objection
     # Context for the recognizer, so that the words people use to address the
-    # assistant ("AI", "bot", "stop recording") are heard as such (see README).
+    # assistant ("AI", "bot", "stop recording") are heard as such (docs/transcription.md).
     asr_prompt: str = Field("", max_length=300)
     unsure_answers: UnsureAnswers = Field(default_factory=UnsureAnswers)
 

@@ -14,7 +14,7 @@ what an objection is about (the assistant, recording, transcription: the rules'
 
 The earlier version voted by nearest example; trained on the same examples and scored
 on two sets nobody tuned on, the regression caught more objections at the same
-false-stop rate (README, Benchmarks), because it learns which directions of the
+false-stop rate (docs/benchmarks.md), because it learns which directions of the
 embedding carry refusal rather than topic (every example is about the assistant).
 
 The threshold (`consent.semantic_threshold`, 0.9) errs towards stopping, as the consent

@@ -51,7 +51,7 @@ FINISH_ALLOWANCE_S = 300
 
 @dataclass(frozen=True)
 class JobResources:
-    """Sized from README "Benchmarks": one session with Whisper base int8 peaked at 514 MB (bench asr;
+    """Sized from docs/benchmarks.md: one session with Whisper base int8 peaked at 514 MB (bench asr;
     the demo's whole process 371-420 MB) and two sessions fit 2 cores in real time, so one core each."""
 
     cpu_request: str = "1"

@@ -1,6 +1,6 @@
 """Sessions from an iCalendar feed (a local .ics file or an https:// URL).
 
-Event format (documented in README and config/schedule.example.toml):
+Event format (documented in docs/scheduling.md and config/schedule.example.toml):
 - LOCATION: the call link (embedded-room http(s):// link or janus:// link). Events
   without a call link are not sessions (lunch, holidays) and are ignored.
 - DESCRIPTION: lines `key: value` for the session's settings; other lines are ignored.

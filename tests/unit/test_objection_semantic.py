@@ -88,7 +88,7 @@ def test_cross_validated_on_the_examples_it_adds_recall_and_the_threshold_trades
     """Each example scored by a regression fitted without it (5 folds), combined with the rules as in a
     call. Measured 2026-11-24: rules alone 77.1 % recall / 0.5 % false stops; at 0.9 (the default)
     90.8 % / 1.5 %; at 0.98 88.5 % / 0.8 %; at 0.99 87.4 % / 0.7 %. Guards against a regression of the examples or the fit;
-    the blind figures (tests/consent_eval/blind/, README) are lower."""
+    the blind figures (tests/consent_eval/blind/, docs/benchmarks.md) are lower."""
     from bot.bench.consent import cross_validated
 
     result = cross_validated(Settings())
