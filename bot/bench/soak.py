@@ -87,7 +87,7 @@ async def run_soak(settings: Settings, load: SoakLoad, report: Callable[[str], N
         after = _counts(process, engine, started)
         report(f"after the sessions: {after}")
     finally:
-        engine.close()
+        await engine.aclose()
     return _verdict(load, settings, baseline, samples, after)
 
 

@@ -159,3 +159,10 @@ class TranscriptionEngine:
         for task in self._dispatchers:
             task.cancel()
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def aclose(self) -> None:
+        """close(), then wait until the cancelled dispatchers have unwound, so that nothing of this
+        engine is left on the event loop (close() alone leaves them 'cancelling' for a turn)."""
+        dispatchers = [t for t in self._dispatchers if t.get_loop() is asyncio.get_running_loop()]
+        self.close()
+        await asyncio.gather(*dispatchers, return_exceptions=True)
