@@ -55,6 +55,11 @@ async def _read(track, callback) -> None:
         return
 
 
+# Joining renders the bot's speech with espeak-ng first: seconds when idle, but a machine busy with
+# disk and CPU (a package install beside the suite) once held a session in "joining" past 30 s.
+JOIN_WAIT_S = 90.0
+
+
 async def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():

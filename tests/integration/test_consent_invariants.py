@@ -19,7 +19,7 @@ import pytest
 
 from bot.session import SessionResult, SessionRunner, State
 from bot.transcribe.engine import TranscriptionEngine
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import JOIN_WAIT_S, wait_for
 from tests.integration.scripted_call import ScriptedConnector, short_announcements
 from tests.speech_checks import heard
 
@@ -86,7 +86,7 @@ def assert_nothing_kept(call: Call, result: SessionResult, *said: str) -> dict:
 async def test_objection_during_the_announcement_cuts_it_and_is_acknowledged_at_once(call) -> None:
     c = call(short=False)  # the full ~20 s announcement, to object in the middle of it
     c.connector.add("p1", "Sam")
-    await wait_for(lambda: c.runner.state == State.ANNOUNCING)
+    await wait_for(lambda: c.runner.state == State.ANNOUNCING, timeout=JOIN_WAIT_S)
     await asyncio.sleep(1.0)
     await c.connector.say("p1", OBJECTION)
     result = await c.result()
@@ -313,7 +313,7 @@ async def test_acknowledgement_latency_with_and_without_an_announcement_playing(
             if when == "after it":
                 await c.admitted("p1")
             else:
-                await wait_for(lambda c=c: c.runner.state == State.ANNOUNCING)
+                await wait_for(lambda c=c: c.runner.state == State.ANNOUNCING, timeout=JOIN_WAIT_S)
             c.connector.press_leave("p1")
             audit = assert_nothing_kept(c, await c.result())
             figures[when].append(audit["objection"]["acknowledgement_after_s"])

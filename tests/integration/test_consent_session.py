@@ -13,7 +13,7 @@ from bot.audio.pcm import Resampler, rms_dbfs
 from bot.audio.tts import render_speech
 from bot.call.room import RoomConnector
 from bot.session import SessionRunner, State
-from tests.integration.conftest import drain, wait_for
+from tests.integration.conftest import JOIN_WAIT_S, drain, wait_for
 from tests.speech_checks import heard, share_heard
 
 pytestmark = pytest.mark.slow
@@ -49,7 +49,7 @@ async def start(room, engine, settings, *people: tuple[str, str]):
     """The bot joins; then each (name, role) joins and hears the full announcement."""
     runner = SessionRunner(settings, RoomConnector(room.link("r", role="clinician"), "Bot"), engine, journal_key=os.urandom(32))
     session = asyncio.ensure_future(runner.run())
-    await wait_for(lambda: runner.state == State.ANNOUNCING)
+    await wait_for(lambda: runner.state == State.ANNOUNCING, timeout=JOIN_WAIT_S)
     joined = []
     for name, role in people:
         heard = Heard()

@@ -9,7 +9,7 @@ import pytest
 from bot.audio.tts import render_speech
 from bot.call.room import RoomConnector
 from bot.session import SessionRunner, State
-from tests.integration.conftest import drain, wait_for
+from tests.integration.conftest import JOIN_WAIT_S, drain, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +39,7 @@ async def test_late_joiner_gets_the_short_announcement_once(room, engine, make_s
     runner = SessionRunner(settings, RoomConnector(room.link("r", role="clinician"), "Bot"), engine)
     session = asyncio.ensure_future(runner.run())
     first = RoomConnector(room.link("r", role="clinician"), "Ana", role="clinician")
-    await wait_for(lambda: runner.state == State.ANNOUNCING)
+    await wait_for(lambda: runner.state == State.ANNOUNCING, timeout=JOIN_WAIT_S)
     await first.join()
     pumps = [asyncio.ensure_future(drain(first))]
     await wait_for(lambda: runner.state == State.LISTENING, timeout=60)
