@@ -367,6 +367,7 @@ class SessionRunner:
             session_id=self.session_id,
             prompt=self._announcements.asr_prompt if self.settings.transcription.consent_prompt else None,
             on_partial=self.consent.partial, on_unsure=self.consent.unsure, on_lost=self.consent.lost,
+            on_missing=self._audio_missing,
         )
         self._streams[p.id] = stream
         self._spawn(self._transcribe(stream, event))
@@ -503,6 +504,14 @@ class SessionRunner:
         gaps += self.consent.admissions.gaps(self.clock())
         gaps += [Gap(u.from_s, u.to_s, u.reason) for u in self.audit.untranscribed]
         return tuple(sorted(gaps, key=lambda g: g.from_s))
+
+    def _audio_missing(self, participant: Participant, start_s: float, end_s: float) -> None:
+        """A participant's audio stopped arriving (a blackout on their side) while the call went on."""
+        log.warning("audio_missing", participant_id=participant.id, seconds=round(end_s - start_s, 2))
+        gap = {"from_s": round(start_s, 2), "to_s": round(end_s, 2),
+               "reason": f"no audio received from {participant.display_name} (network)"}
+        self._gaps.append(gap)
+        self._journal_do(lambda j: j.append_gap(start_s, end_s, str(gap["reason"])))
 
     def _close_gap(self) -> None:
         """What was said while the connection was down was never heard: say so in the transcript."""

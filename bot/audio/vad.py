@@ -88,6 +88,25 @@ class VadSegmenter:
         """Advance the clock over audio that is deliberately not examined."""
         self._position += samples
 
+    def silence(self, samples: int) -> list[Utterance]:
+        """Audio known to be missing (lost packets, a blackout) passes as silence: time advances and an
+        open utterance closes as it would at a pause. Zeros are examined frame by frame only until the
+        frame in progress is complete and no utterance is open (webrtcvad keeps saying "speech" for a
+        few frames after speech, so the hang-over alone is not enough); the rest advances the clock."""
+        closed: list[Utterance] = []
+        examined = min(samples, (-self._pending.size) % self._frame)
+        closed += self.push(np.zeros(examined, dtype=np.int16))
+        while self._active and examined + self._frame <= samples:
+            closed += self.push(np.zeros(self._frame, dtype=np.int16))
+            examined += self._frame
+        if samples > examined:
+            if self._active or self._pending.size:  # what is left is less than a frame: examine it too
+                closed += self.push(np.zeros(samples - examined, dtype=np.int16))
+                return closed
+            self._pre_roll.clear()  # what came before the gap is not the lead-in of what follows it
+            self._position += samples - examined
+        return closed
+
     def reset(self) -> None:
         """Forget the utterance in progress and any buffered audio (time keeps running)."""
         self._position += self._pending.size

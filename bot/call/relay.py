@@ -12,6 +12,8 @@ import asyncio
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from bot.audio.media_clock import stamp_arrival
+
 MAX_QUEUED_FRAMES = 250  # 5 s of 20 ms frames: a stalled reader loses the oldest audio, never memory
 
 
@@ -29,6 +31,7 @@ class RelayTrack(MediaStreamTrack):
         if self._frames.full():
             self._frames.get_nowait()
             self.dropped += 1
+        stamp_arrival(frame)  # a reader that gets to it later still places it when it came
         self._frames.put_nowait(frame)
 
     async def recv(self) -> av.AudioFrame:

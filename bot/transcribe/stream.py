@@ -27,6 +27,7 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from bot import metrics
+from bot.audio.media_clock import MediaClock, waited_s
 from bot.audio.pcm import ASR_RATE, Resampler
 from bot.audio.vad import Utterance, VadSegmenter
 from bot.config import TranscriptionSettings, VadSettings
@@ -39,6 +40,10 @@ log = get_logger(__name__)
 
 PartialListener = Callable[[Participant, str, str, float, float], None]  # who, text, language, start, end
 LostListener = Callable[[Participant, float, float, str], None]  # who, start, end, why
+MissingListener = Callable[[Participant, float, float], None]  # who, start, end of audio that never arrived
+# Loss shorter than this is part of a normal call (a few packets); longer means the participant's
+# audio stopped reaching the bot, and the note says so.
+AUDIO_MISSING_REPORT_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -81,11 +86,13 @@ class ParticipantStream:
         on_partial: PartialListener | None = None,
         on_unsure: PartialListener | None = None,
         on_lost: LostListener | None = None,
+        on_missing: MissingListener | None = None,
     ) -> None:
         self.participant = participant
         self._engine = engine
         self._on_final = on_final
         self._on_lost = on_lost
+        self._on_missing = on_missing
         # With an objection check attached, bursts under the VAD minimum are decoded for it too.
         self._segmenter = VadSegmenter(vad, keep_short=on_unsure is not None)
         self._resampler = Resampler(ASR_RATE)
@@ -95,6 +102,7 @@ class ParticipantStream:
         self._on_partial = on_partial
         self._on_unsure = on_unsure  # text the filters dropped: for objection checks only
         self._offset_s: float | None = None
+        self._media_clock = MediaClock()
         self._pending: set[asyncio.Task[None]] = set()
         self._discarded = False
         self._partial_in_flight = False
@@ -113,12 +121,40 @@ class ParticipantStream:
     def language(self) -> str:
         return self._language
 
-    def push_frame(self, frame: av.AudioFrame) -> None:
-        self.push_pcm(self._resampler(frame))
+    @property
+    def missing_s(self) -> float:
+        """Audio that never arrived (loss, relay drops, blackouts), counted as silence so far."""
+        return self._media_clock.missing_s
 
-    def push_pcm(self, samples: np.ndarray) -> None:
+    def push_frame(self, frame: av.AudioFrame) -> None:
+        """A received frame, placed by its timestamp: audio missing before it is counted as silence."""
+        arrived_s = self._clock() - waited_s(frame)
+        missing = self._media_clock.missing_before(frame, arrived_s, self._position_s)
+        if missing.seconds > 0 and self._offset_s is not None:
+            start = self._position_s()
+            self._push_silence(round(missing.seconds * ASR_RATE))
+            # A new timeline (another sender after a reconnect) is the connection's gap, recorded there.
+            report = not missing.timeline_broken and missing.seconds >= AUDIO_MISSING_REPORT_S
+            if report and self._on_missing is not None and not self._discarded:
+                self._on_missing(self.participant, start, start + missing.seconds)
+        self.push_pcm(self._resampler(frame), arrived_s)
+
+    def _position_s(self) -> float:
+        """Where this stream stands on the session clock: first frame's time + audio counted since."""
+        return (self._clock() if self._offset_s is None else self._offset_s) + self._segmenter.position_s
+
+    def _push_silence(self, samples: int) -> None:
+        if self._discarded:
+            self._segmenter.skip(samples)
+            return
+        for utterance in self._segmenter.silence(samples):
+            self._next_partial_s = 0.0
+            self._submit(utterance, waited_s=0.0)  # closed by missing audio, not by a pause anyone sat through
+
+    def push_pcm(self, samples: np.ndarray, arrived_s: float | None = None) -> None:
+        """`arrived_s`: when these samples arrived, on the session clock (default: now)."""
         if self._offset_s is None:
-            self._offset_s = self._clock() - self._segmenter.position_s
+            self._offset_s = (self._clock() if arrived_s is None else arrived_s) - self._segmenter.position_s
         if self._discarded:
             self._segmenter.skip(samples.size)
             return
@@ -153,11 +189,12 @@ class ParticipantStream:
 
     # -- finals --------------------------------------------------------------------
 
-    def _submit(self, utterance: Utterance) -> None:
+    def _submit(self, utterance: Utterance, waited_s: float | None = None) -> None:
         self.utterances += 1
         # The VAD closes an utterance only after its hang-over of silence: that wait is
         # part of what a speaker experiences as latency, so it is counted.
-        waited_s = max(0.0, self._segmenter.position_s - utterance.end_s)
+        if waited_s is None:
+            waited_s = max(0.0, self._segmenter.position_s - utterance.end_s)
         self._track(self._transcribe(utterance, time.monotonic() - waited_s))
 
     def _track(self, coroutine: object) -> None:

@@ -118,6 +118,8 @@ async def run(out: Path, speech_dir: Path) -> None:
                                on_progress=observer, journal_key=key)
         joined_at = time.monotonic()
         session = asyncio.create_task(runner.run())
+        await asyncio.sleep(0)
+        session_zero = time.monotonic() - runner.clock()  # monotonic time of session second 0
         session.add_done_callback(lambda _: observer("session_over", {}))
         await until(lambda: observer.segments("Alice") and observer.segments("Bob"), 90, "both transcribed", unless=session)
         first = min(t for t, e, _ in observer.events if e == "segment")
@@ -177,6 +179,8 @@ async def run(out: Path, speech_dir: Path) -> None:
             "reason": result.reason,
             "segments_before_fault": before_fault,
             "segments": [s.to_dict() for s in result.segments],
+            # When the bot reported each segment, in session seconds: text cannot come before its speech ended.
+            "reported_at_s": {d["segment"].id: round(t - session_zero, 2) for t, e, d in observer.events if e == "segment"},
             "participants": [{"id": p.id, "display_name": p.display_name} for p in result.participants],
             "announced": result.announced,
             "gaps": result.gaps,

@@ -126,6 +126,26 @@ def test_janus_restart_keeps_the_transcript_and_records_the_gap(run: dict[str, A
     assert restart["noticed_after_s"] < 1.0, restart  # the socket is watched, not aiortc's 30 s timeout
 
 
+def test_segment_times_are_media_times_that_stay_true_across_the_restart(run: dict[str, Any]) -> None:
+    """Times come from each track's media clock with missing audio counted as silence (issue 15
+    item 1): no segment falls inside the time the connection was down, none is placed after the
+    moment its text was reported, and the transcript reads in time order across speakers."""
+    reported = run["reported_at_s"]
+    # An utterance open when Janus died closes on the silence accounted for the outage: it may run
+    # into the gap by the VAD's hang-over and pre-roll, never further.
+    allowance_s = 1.0
+    for gap in run["gaps"]:
+        inside = [s for s in run["segments"]
+                  if s["start"] < gap["to_s"] - allowance_s and s["end"] > gap["from_s"] + allowance_s]
+        assert not inside, (gap, [(s["display_name"], s["start"], s["end"]) for s in inside])
+    for segment in run["segments"]:
+        at = reported[segment["id"]]
+        assert segment["end"] <= at + 0.5, (segment["display_name"], segment["start"], segment["end"], at)
+        assert segment["end"] >= at - 15.0, (segment["display_name"], segment["start"], segment["end"], at)
+    starts = [s["start"] for s in run["segments"]]
+    assert starts == sorted(starts)
+
+
 def test_janus_gone_for_good_ends_the_session_with_its_note(run: dict[str, Any]) -> None:
     assert run["state"] == "done"
     assert "Janus unreachable for more than 8 s" in run["reason"]
