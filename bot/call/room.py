@@ -9,16 +9,21 @@ What a peer sends on its data channel (chat, leave-request, consent) is
 attributed to that peer (the server-verified identity of the link it came on,
 never a claim inside the message), limited per peer (ChannelLimits: the excess
 is dropped, logged once per episode) and, when malformed, logged and skipped.
-Any failure of the signalling reader ends the call with CallEnded(the error's
-type); nothing a participant sent is ever logged.
+If the signalling socket drops, the media links stay up (they never went through
+it) and the connector takes its place in the room back with the welcome's
+`resume` secret, retrying for up to RESUME_WINDOW_S; only then does the call
+end. Any other failure of the signalling reader ends the call with
+CallEnded(the error's type); nothing a participant sent is ever logged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import websockets
@@ -60,6 +65,15 @@ from bot.transcribe.segment import Participant
 log = get_logger(__name__)
 
 JOIN_TIMEOUT_S = 10.0
+# Retrying to take our place back after the signalling socket dropped: within the room server's
+# resume grace (RoomLimits.resume_grace_s, 20 s), with backoff.
+RESUME_WINDOW_S = 15.0
+RESUME_FIRST_WAIT_S = 0.25
+RESUME_MAX_WAIT_S = 2.0
+
+
+class RoomRefused(CallJoinError):
+    """The room answered, and said no (bad token, an expired place): retrying will not help."""
 
 
 @dataclass(frozen=True)
@@ -99,33 +113,45 @@ class RoomConnector:
         self._events: asyncio.Queue[CallEvent] = asyncio.Queue()
         self._reader: asyncio.Task[None] | None = None
         self._left = False
+        self._resume: str | None = None
         self.id: str | None = None
+        self.signalling_drops = 0  # socket drops survived by resuming (content-free, for reports)
 
     # -- CallConnector -----------------------------------------------------
 
     async def join(self) -> list[Participant]:
-        try:
-            self._ws = await websockets.connect(self.url.websocket, max_size=MAX_MESSAGE_BYTES, open_timeout=JOIN_TIMEOUT_S)
-        except (OSError, InvalidStatus, TimeoutError) as exc:
-            raise CallJoinError(f"cannot reach the room at {self.url.base} ({exc}). Fix: is `sessionbot room` running?") from exc
-        await self._ws.send(encode({"type": "join", "room": self.url.room, "token": self.url.token,
-                                    "name": self.display_name, "role": self.role}))
-        try:
-            reply = json.loads(await asyncio.wait_for(self._ws.recv(), JOIN_TIMEOUT_S))
-        except (ConnectionClosed, TimeoutError, json.JSONDecodeError) as exc:
-            raise CallJoinError(f"the room did not answer the join ({type(exc).__name__}).") from exc
-        if reply.get("type") == "error":
-            await self._ws.close()
-            raise CallJoinError(f"the room refused to let us join: {reply.get('message')}")
-        if reply.get("type") != "welcome":
-            raise CallJoinError(f"unexpected first reply from the room: {reply.get('type')!r}")
+        self._ws, reply = await self._connect()
         self.id = reply["id"]
+        self._resume = reply.get("resume")
         present = [self._participant(p) for p in reply.get("peers", [])]
         log.info("call_joined", platform="room", participants=len(present))
         for participant in present:
             await self._offer(participant)
         self._reader = asyncio.create_task(self._read(), name="room-signalling")
         return present
+
+    async def _connect(self, resume: str | None = None) -> tuple[ClientConnection, dict[str, Any]]:
+        """A signalling socket that has joined the room (or, with `resume`, taken our place back)."""
+        try:
+            ws = await websockets.connect(self.url.websocket, max_size=MAX_MESSAGE_BYTES, open_timeout=JOIN_TIMEOUT_S)
+        except (OSError, InvalidStatus, TimeoutError) as exc:
+            raise CallJoinError(f"cannot reach the room at {self.url.base} ({exc}). Fix: is `sessionbot room` running?") from exc
+        join: dict[str, object] = {"type": "join", "room": self.url.room, "token": self.url.token,
+                                   "name": self.display_name, "role": self.role}
+        try:
+            await ws.send(encode(join | ({"resume": resume} if resume else {})))
+            reply = json.loads(await asyncio.wait_for(ws.recv(), JOIN_TIMEOUT_S))
+        except (ConnectionClosed, TimeoutError, json.JSONDecodeError) as exc:
+            await ws.close()
+            raise CallJoinError(f"the room did not answer the join ({type(exc).__name__}).") from exc
+        if not isinstance(reply, dict) or reply.get("type") == "error":
+            await ws.close()
+            message = reply.get("message") if isinstance(reply, dict) else None
+            raise RoomRefused(f"the room refused to let us join: {message}")
+        if reply.get("type") != "welcome":
+            await ws.close()
+            raise CallJoinError(f"unexpected first reply from the room: {reply.get('type')!r}")
+        return ws, reply
 
     def events(self) -> AsyncIterator[CallEvent]:
         return until_call_ended(self._events)
@@ -183,8 +209,25 @@ class RoomConnector:
     # -- signalling ----------------------------------------------------------
 
     async def _read(self) -> None:
-        assert self._ws is not None
         reason = "signalling closed"
+        try:
+            while not self._left:
+                await self._read_until_closed()
+                if self._left:
+                    return
+                if not await self._take_place_back():
+                    reason = "signalling lost"
+                    break
+        except asyncio.CancelledError:
+            return
+        except Exception as exc:  # noqa: BLE001 - whatever broke the reader, the session must hear the call ended
+            reason = type(exc).__name__  # never str(exc): it may quote what a peer sent
+            log.error("room_reader_failed", platform="room", error=reason)
+        if not self._left:
+            await self._events.put(CallEnded(reason))
+
+    async def _read_until_closed(self) -> None:
+        assert self._ws is not None
         try:
             async for raw in self._ws:
                 try:
@@ -196,13 +239,29 @@ class RoomConnector:
                     log.warning("signalling_message_invalid", platform="room", error=type(exc).__name__)
         except ConnectionClosed:
             pass
-        except asyncio.CancelledError:
-            return
-        except Exception as exc:  # noqa: BLE001 - whatever broke the reader, the session must hear the call ended
-            reason = type(exc).__name__  # never str(exc): it may quote what a peer sent
-            log.error("room_reader_failed", platform="room", error=reason)
-        if not self._left:
-            await self._events.put(CallEnded(reason))
+
+    async def _take_place_back(self) -> bool:
+        """The signalling socket dropped: the media links are still up, so resume our place in the room."""
+        if self._resume is None:
+            return False
+        lost_at = time.monotonic()
+        log.warning("room_signalling_lost", platform="room", links=len(self._links))
+        wait = RESUME_FIRST_WAIT_S
+        while time.monotonic() - lost_at < RESUME_WINDOW_S and not self._left:
+            try:
+                ws, reply = await self._connect(resume=self._resume)
+            except RoomRefused:
+                log.warning("room_signalling_resume_refused", platform="room")
+                return False
+            except CallJoinError:
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, RESUME_MAX_WAIT_S)
+                continue
+            self._ws, self._resume = ws, reply.get("resume", self._resume)
+            self.signalling_drops += 1
+            log.info("room_signalling_restored", platform="room", after_s=round(time.monotonic() - lost_at, 2))
+            return True
+        return False
 
     async def _dispatch(self, message: dict[str, object]) -> None:
         kind = message.get("type")

@@ -45,6 +45,9 @@ class Join(_Message):
     token: str = Field(max_length=256)
     name: str = Field(min_length=1, max_length=64)
     role: Literal["clinician", "client", "bot", "guest"] = "guest"
+    # The `resume` secret of an earlier welcome: the same peer again after its socket dropped, with
+    # its id, role and media links intact (no peer-left, no peer-joined for the others).
+    resume: str | None = Field(None, max_length=64)
 
 
 class Description(_Message):

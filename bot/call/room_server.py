@@ -9,6 +9,12 @@ relays session descriptions between the peers of one room; media flows peer to
 peer and never through it. A malformed message is answered with an error and
 skipped; it never affects the sender's other messages or any other room.
 
+A peer whose socket drops (no close frame either way) keeps its place for `resume_grace_s`:
+what is relayed to it meanwhile waits (bounded), and a `join` carrying the
+`resume` secret of its welcome takes the place back, so media links set up
+through the room survive a signalling outage. Past the grace the others are
+told it left.
+
 Each connection is limited (RoomLimits): a message larger than
 `max_message_bytes` closes that connection (websocket close 1009, before the
 message is buffered whole); more than `messages_per_s` on average (bursts up
@@ -56,6 +62,8 @@ class RoomLimits:
     max_message_bytes: int = MAX_MESSAGE_BYTES
     messages_per_s: float = 50.0
     burst: int = 200
+    resume_grace_s: float = 20.0
+    resume_backlog: int = 256  # messages kept for a detached peer; the oldest go first
 
 
 @dataclass
@@ -63,7 +71,10 @@ class Peer:
     id: str
     name: str
     role: str
-    connection: ServerConnection
+    connection: ServerConnection | None  # None while detached (socket dropped, place kept)
+    resume: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    backlog: list[dict[str, object]] = field(default_factory=list)
+    expiry: asyncio.TimerHandle | None = None
 
     def public(self) -> dict[str, str]:
         return {"id": self.id, "name": self.name, "role": self.role}
@@ -126,6 +137,10 @@ class RoomServer:
         log.info("room_server_started", host=self.host, port=self.port, rooms=len(self.rooms))
 
     async def stop(self) -> None:
+        for room in self.rooms.values():
+            for peer in room.peers.values():
+                if peer.expiry is not None:
+                    peer.expiry.cancel()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -137,6 +152,16 @@ class RoomServer:
 
     async def __aexit__(self, *_: object) -> None:
         await self.stop()
+
+    def drop_connection(self, room: str, peer_id: str) -> bool:
+        """Cut a peer's signalling socket as a network failure would (no close frame): for rehearsing
+        faults (`sessionbot demo --impair signalling=drop`) and tests. False if no such peer is attached."""
+        peer = self.rooms[room].peers.get(peer_id)
+        if peer is None or peer.connection is None:
+            return False
+        log.warning("room_peer_connection_cut", room=room, peer_id=peer_id)
+        peer.connection.transport.abort()
+        return True
 
     def _http(self, connection: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
@@ -161,6 +186,7 @@ class RoomServer:
         room: Room | None = None
         bucket = TokenBucket(self.limits.messages_per_s, self.limits.burst)
         throttled = 0
+        left = False
         try:
             async for raw in connection:
                 if not bucket.allow():
@@ -180,6 +206,7 @@ class RoomServer:
                     elif isinstance(message, Description | Candidate):
                         await self._relay(room, peer, message)  # type: ignore[arg-type]
                     elif isinstance(message, Leave):
+                        left = True
                         return
                     else:
                         raise ProtocolError("already-joined", "this connection has already joined a room")
@@ -189,10 +216,48 @@ class RoomServer:
         except ConnectionClosed:
             pass
         finally:
-            if room is not None and peer is not None:
-                room.peers.pop(peer.id, None)
-                log.info("room_peer_left", room=room.name, peer_id=peer.id, peers=len(room.peers))
-                await self._broadcast(room, {"type": "peer-left", "id": peer.id})
+            # Neither side sent a close frame: the network failed, not the peer; keep its place.
+            dropped = connection.protocol.close_rcvd is None and connection.protocol.close_sent is None
+            if room is not None and peer is not None and peer.connection is connection:
+                if left or not dropped or self.limits.resume_grace_s <= 0:
+                    await self._remove(room, peer)
+                else:
+                    self._detach(room, peer)
+
+    def _detach(self, room: Room, peer: Peer) -> None:
+        peer.connection = None
+        log.info("room_peer_detached", room=room.name, peer_id=peer.id, grace_s=self.limits.resume_grace_s)
+
+        def expire() -> None:
+            if peer.connection is None and room.peers.get(peer.id) is peer:
+                asyncio.ensure_future(self._remove(room, peer))
+
+        peer.expiry = asyncio.get_running_loop().call_later(self.limits.resume_grace_s, expire)
+
+    async def _remove(self, room: Room, peer: Peer) -> None:
+        if peer.expiry is not None:
+            peer.expiry.cancel()
+        room.peers.pop(peer.id, None)
+        log.info("room_peer_left", room=room.name, peer_id=peer.id, peers=len(room.peers))
+        await self._broadcast(room, {"type": "peer-left", "id": peer.id})
+
+    async def _resume(self, connection: ServerConnection, room: Room, token: str) -> Peer | None:
+        """The peer whose welcome carried `token`, attached to this connection; None if its place is gone."""
+        peer = next((p for p in room.peers.values() if hmac.compare_digest(p.resume.encode(), token.encode())), None)
+        if peer is None:
+            return None
+        if peer.expiry is not None:
+            peer.expiry.cancel()
+        # The old socket may not have noticed the drop yet: the secret proves who this is.
+        peer.connection = connection
+        others = [p.public() for p in room.peers.values() if p.id != peer.id]
+        log.info("room_peer_resumed", room=room.name, peer_id=peer.id, waiting=len(peer.backlog))
+        await _send(connection, {"type": "welcome", "id": peer.id, "room": room.name, "role": peer.role,
+                                 "peers": others, "resume": peer.resume, "resumed": True})
+        backlog, peer.backlog = peer.backlog, []
+        for message in backlog:
+            await _send(connection, message)
+        return peer
 
     async def _admit(self, connection: ServerConnection, message: object) -> tuple[Room | None, Peer | None]:
         if not isinstance(message, Join):
@@ -211,6 +276,15 @@ class RoomServer:
             )
             await connection.close(CLOSE_REFUSED, "unknown room or wrong token")
             return None, None
+        if message.resume is not None:
+            resumed = await self._resume(connection, room, message.resume)
+            if resumed is None:
+                log.warning("room_join_refused", reason="resume-expired")
+                await _send(connection, {"type": "error", "code": "resume-expired",
+                                         "message": "refused: that place in the room has expired; join again."})
+                await connection.close(CLOSE_REFUSED, "resume expired")
+                return None, None
+            return room, resumed
         if message.role in PRIVILEGED_ROLES and not as_clinician:
             log.warning("room_join_refused", reason="role-needs-clinician-token", role=message.role)
             await _send(
@@ -227,7 +301,7 @@ class RoomServer:
         room.peers[peer.id] = peer
         log.info("room_peer_joined", room=room.name, peer_id=peer.id, role=peer.role, peers=len(room.peers))
         await _send(connection, {"type": "welcome", "id": peer.id, "room": room.name, "role": peer.role,
-                                 "peers": others})
+                                 "peers": others, "resume": peer.resume})
         await self._broadcast(room, {"type": "peer-joined", "peer": peer.public()}, exclude=peer.id)
         return room, peer
 
@@ -237,11 +311,17 @@ class RoomServer:
             raise ProtocolError("unknown-peer", f"no peer {message.to!r} in this room")
         payload = message.model_dump(exclude={"to"}, exclude_none=False)
         payload["from"] = sender.id
-        await _send(target.connection, payload)
+        await self._deliver(target, payload)
 
     async def _broadcast(self, room: Room, message: dict[str, object], exclude: str | None = None) -> None:
-        targets = [p.connection for p in room.peers.values() if p.id != exclude]
-        await asyncio.gather(*(_send(c, message) for c in targets))
+        await asyncio.gather(*(self._deliver(p, message) for p in list(room.peers.values()) if p.id != exclude))
+
+    async def _deliver(self, peer: Peer, message: dict[str, object]) -> None:
+        if peer.connection is not None:
+            await _send(peer.connection, message)
+            return
+        peer.backlog.append(message)
+        del peer.backlog[: max(0, len(peer.backlog) - self.limits.resume_backlog)]
 
 
 async def _send(connection: ServerConnection, message: dict[str, object]) -> None:

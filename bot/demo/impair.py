@@ -7,7 +7,9 @@ every UDP datagram a participant's ICE connection sends (DTLS, SRTP, SCTP) is dr
 probability `loss`, or held for a delay drawn from a normal distribution (mean and spread
 `jitter`, clipped at zero, so packets also arrive out of order), and during a blackout one
 participant's datagrams are all dropped while their RTP clock keeps running, as on a real outage.
-STUN checks are left alone: the call must connect to be impaired at all.
+STUN checks are left alone: the call must connect to be impaired at all. `signalling=drop` also
+cuts the bot's signalling socket at the room server mid-call (no close frame, as a network drop
+does); the media links must carry on and the bot must take its place in the room back.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from aioice.ice import StunProtocol
 OWNER: ContextVar[str | None] = ContextVar("impairment_owner", default=None)
 
 _PART = re.compile(r"^(loss|jitter|blackout)=(\d+(?:\.\d+)?)(%|ms|s)?$")
+SIGNALLING_DROP = "signalling=drop"
 
 
 class ImpairmentError(ValueError):
@@ -36,20 +39,30 @@ class Impairment:
     loss: float = 0.0
     jitter_s: float = 0.0
     blackout_s: float = 0.0
+    drop_signalling: bool = False  # the bot's signalling socket, cut at the room server mid-call
     seed: int = 7
 
     @property
     def active(self) -> bool:
+        return self.loss > 0 or self.jitter_s > 0 or self.blackout_s > 0 or self.drop_signalling
+
+    @property
+    def affects_media(self) -> bool:
         return self.loss > 0 or self.jitter_s > 0 or self.blackout_s > 0
 
     @classmethod
     def parse(cls, text: str) -> Impairment:
-        """'loss=5%,jitter=80ms,blackout=3s' (any subset; an empty text is no impairment)."""
+        """'loss=5%,jitter=80ms,blackout=3s,signalling=drop' (any subset; an empty text is no impairment)."""
         values: dict[str, float] = {}
+        drop_signalling = False
         for part in filter(None, (p.strip() for p in text.split(","))):
+            if part == SIGNALLING_DROP:
+                drop_signalling = True
+                continue
             match = _PART.match(part)
             if not match:
-                raise ImpairmentError(f"--impair: cannot read {part!r}. Fix: e.g. loss=5%,jitter=80ms,blackout=3s")
+                raise ImpairmentError(f"--impair: cannot read {part!r}. Fix: e.g. "
+                                      f"loss=5%,jitter=80ms,blackout=3s,{SIGNALLING_DROP}")
             name, number, unit = match.group(1), float(match.group(2)), match.group(3) or ""
             expected = {"loss": "%", "jitter": "ms", "blackout": "s"}[name]
             if unit != expected:
@@ -58,10 +71,12 @@ class Impairment:
         loss = values.get("loss", 0.0) / 100.0
         if not 0.0 <= loss < 1.0:
             raise ImpairmentError("--impair: loss must be under 100%")
-        return cls(loss=loss, jitter_s=values.get("jitter", 0.0) / 1000.0, blackout_s=values.get("blackout", 0.0))
+        return cls(loss=loss, jitter_s=values.get("jitter", 0.0) / 1000.0, blackout_s=values.get("blackout", 0.0),
+                   drop_signalling=drop_signalling)
 
     def describe(self) -> str:
-        return f"loss {self.loss:.0%}, jitter {self.jitter_s * 1000:.0f} ms, blackout {self.blackout_s:g} s"
+        described = f"loss {self.loss:.0%}, jitter {self.jitter_s * 1000:.0f} ms, blackout {self.blackout_s:g} s"
+        return described + (", the bot's signalling socket dropped mid-call" if self.drop_signalling else "")
 
 
 class ImpairedNetwork:

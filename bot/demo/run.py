@@ -63,6 +63,9 @@ class DemoReport:
     gaps: list[dict[str, object]] = field(default_factory=list)  # what the session recorded as not heard
 
 
+SIGNALLING_DROP_LINE = 2  # mid-call: the third line of the script
+
+
 def impairment_arg(impairment: Impairment) -> str:
     return (f"loss={impairment.loss * 100:g}%,jitter={impairment.jitter_s * 1000:g}ms,"
             f"blackout={impairment.blackout_s:g}s")
@@ -95,7 +98,8 @@ async def run_demo(
     ice_args = [arg for a in addresses for arg in ("--ice-host", a)]
     participants = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.demo.participants", link.link, "--clinician-link", clinician_link.link,
-        "--script", script.name, *ice_args, *(["--impair", impairment_arg(impairment)] if impairment else []),
+        "--script", script.name, *ice_args,
+        *(["--impair", impairment_arg(impairment)] if impairment and impairment.affects_media else []),
         stdout=asyncio.subprocess.PIPE,
     )
     joined = asyncio.Event()
@@ -103,6 +107,8 @@ async def run_demo(
     network: dict[str, Any] = {"impairment": impairment.describe()} if impairment else {}
     if impairment:
         console.print(f"[yellow]• simulated network faults for the participants: {impairment.describe()}[/]")
+
+    bot_connector: list[RoomConnector] = []  # set once the bot joins (a signalling drop needs its place)
 
     async def follow_participants() -> None:
         count = 0
@@ -126,6 +132,10 @@ async def run_demo(
                 heard[event["name"]] = {k: event[k] for k in ("received_s", "voiced_s", "mean_voiced_dbfs")}
             elif kind == "line_started":
                 console.print(f"  [dim]{event['name']} is speaking (line {event['index'] + 1}/{len(script.lines)})[/]")
+                if impairment and impairment.drop_signalling and event["index"] == SIGNALLING_DROP_LINE and bot_connector:
+                    dropped = server.drop_connection(ROOM, bot_connector[0].id or "")
+                    network["signalling"] = {"dropped_at_line": event["index"], "dropped": dropped}
+                    console.print("  [yellow]the bot's signalling socket is cut at the room server[/]")
             elif kind == "bot_left":
                 heard["after_last_line"] = event["heard_after_last_line"]
                 console.print(
@@ -164,8 +174,11 @@ async def run_demo(
 
         connector = RoomConnector(clinician_link, settings.bot.display_name, role="bot",
                                   stun_servers=settings.ice.stun_servers)
+        bot_connector.append(connector)
         runner = SessionRunner(settings, connector, engine, on_progress=progress, journal_key=journal_key)
         result: SessionResult = await runner.run()
+        if "signalling" in network:
+            network["signalling"]["resumed"] = connector.signalling_drops
         exit_code = await asyncio.wait_for(participants.wait(), 30)
         await follower
     finally:

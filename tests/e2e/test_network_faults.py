@@ -1,5 +1,5 @@
-"""`sessionbot demo` over a bad network: 5 % packet loss, 80 ms jitter and a 3 s blackout of the
-client mid-sentence, all at once. The faults are simulated in the participants' process
+"""`sessionbot demo` over a bad network: 5 % packet loss, 80 ms jitter, a 3 s blackout of the
+client mid-sentence and the bot's signalling socket cut at the room server, all at once. The faults are simulated in the participants' process
 (`--impair`, bot/demo/impair.py) because this kernel has no `tc netem`; everything else is the real
 demo: room server, bot, two aiortc participants with espeak-ng voices, faster-whisper base.
 
@@ -21,7 +21,7 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
-FAULTS = "loss=5%,jitter=80ms,blackout=3s"
+FAULTS = "loss=5%,jitter=80ms,blackout=3s,signalling=drop"
 WER_BOUND = 0.40
 CONTENT_RECALL_BOUND = 0.60
 
@@ -37,9 +37,20 @@ def test_the_demo_survives_loss_jitter_and_a_blackout_with_bounded_word_errors(t
     assert figures["participants_exit_code"] == 0
     network = figures["network"]
     assert network["blackout"]["seconds"] == 3.0 and network["dropped"] > 0.04 * network["datagrams"], network
+    assert network["signalling"] == {"dropped_at_line": 2, "dropped": True, "resumed": 1}, network
     assert figures["word_error_rate"] <= WER_BOUND, figures
     assert figures["content_word_recall"] >= CONTENT_RECALL_BOUND, figures
     note = json.loads((tmp_path / figures["note_json"]).read_text())
     assert {p["role"] for p in note["facts"]["participants"]} == {"client", "clinician"}
     starts = [segment["start"] for segment in note["transcript"]]
     assert starts == sorted(starts), "segments out of order after the faults"
+    # The blackout is in the note, on the media clock: about 3 s with no audio from the client, and no
+    # segment of the client's inside it.
+    [blackout] = [g for g in figures["gaps"] if g["reason"].startswith("no audio received from")]
+    assert 2.5 <= blackout["to_s"] - blackout["from_s"] <= 3.6, blackout
+    assert "no audio received from" in (tmp_path / figures["note_markdown"]).read_text()
+    client = next(p["display_name"] for p in note["facts"]["participants"] if p["role"] == "client")
+    assert blackout["reason"] == f"no audio received from {client} (network)"
+    for segment in note["transcript"]:
+        if segment["display_name"] == client:
+            assert segment["end"] <= blackout["from_s"] + 1.0 or segment["start"] >= blackout["to_s"] - 0.3, segment
