@@ -175,7 +175,8 @@ def room(config: Path | None, rooms: tuple[str, ...], host: str | None, port: in
     _logging(settings)
     token = settings.room.token or os.environ.get("SESSIONBOT_ROOM_TOKEN")
     clinician_token = settings.room.clinician_token or os.environ.get("SESSIONBOT_ROOM_CLINICIAN_TOKEN")
-    limits = RoomLimits(settings.room.max_message_bytes, settings.room.messages_per_s, settings.room.burst)
+    limits = RoomLimits(settings.room.max_message_bytes, settings.room.messages_per_s, settings.room.burst,
+                        settings.room.resume_grace_s)
     try:
         server = RoomServer(
             {name: token or secrets.token_urlsafe(16) for name in rooms}, settings.room.host, settings.room.port,

@@ -260,6 +260,10 @@ class RoomSettings(_Section):
     )
     messages_per_s: float = Field(50.0, gt=0, le=10_000, description="Average signalling messages a second per connection.")
     burst: int = Field(200, ge=1, le=100_000, description="Messages a connection may send at once before the rate applies.")
+    resume_grace_s: float = Field(
+        20.0, ge=0, le=600, description="How long a peer whose signalling socket dropped (no close frame) keeps its "
+        "place, so it can resume without the others seeing it leave; 0 = it leaves at once.",
+    )
 
     @field_validator("clinician_token")
     @classmethod
