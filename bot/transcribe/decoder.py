@@ -155,11 +155,31 @@ class WhisperDecoder:
             tokens = [tokenizer.sot_prev] + tokenizer.encode(" " + prompt.strip())[-(MAX_NEW_TOKENS // 2 - 1):]
         return tokens + list(tokenizer.sot_sequence) + [tokenizer.no_timestamps]
 
-    def decode(self, jobs: list[Job]) -> list[Outcome]:
+    def decode(self, jobs: list[Job], beam_size: int = 1) -> list[Outcome]:
         """Decode a batch; the window fits the longest job plus padding."""
         if self.settings.window_padding_s <= 0:
-            return [self._careful(job, time.perf_counter()) for job in jobs]
+            return [self._careful(job, time.perf_counter(), beam_size) for job in jobs]
         started = time.perf_counter()
+        tokenizers = [self.tokenizer(job.language) for job in jobs]
+        prompts = [self._prompt_tokens(t, job.prompt) for t, job in zip(tokenizers, jobs, strict=True)]
+        # CTranslate2 wants <|startoftranscript|> at the same position in every prompt of a batch: jobs
+        # whose prompts differ in length (sessions in other languages, or without a prompt) are decoded
+        # in separate passes, never failed (they were: "untranscribed (recognizer error)").
+        groups: dict[int, list[int]] = {}
+        for index, prompt in enumerate(prompts):
+            groups.setdefault(len(prompt), []).append(index)
+        results: list[ctranslate2.models.WhisperGenerationResult | None] = [None] * len(jobs)
+        for indices in groups.values():
+            generated = self._generate([jobs[i] for i in indices], [prompts[i] for i in indices],
+                                       tokenizers[indices[0]], beam_size)
+            for index, result in zip(indices, generated, strict=True):
+                results[index] = result
+        elapsed = (time.perf_counter() - started) / len(jobs)
+        return [self._judge(job, tokenizer, result, elapsed, beam_size)  # type: ignore[arg-type]
+                for job, tokenizer, result in zip(jobs, tokenizers, results, strict=True)]
+
+    def _generate(self, jobs: list[Job], prompts: list[list[int]], tokenizer: Tokenizer,
+                  beam_size: int) -> list[ctranslate2.models.WhisperGenerationResult]:
         features = [self.model.feature_extractor(pcm_to_float(job.samples)) for job in jobs]
         padding = int(self.settings.window_padding_s * 100)
         window = min(FULL_WINDOW_FRAMES, max(f.shape[-1] for f in features) + padding)
@@ -168,18 +188,11 @@ class WhisperDecoder:
         for index, feature in enumerate(features):
             batch[index, :, : min(feature.shape[-1], window)] = feature[:, :window]
         encoded = self.model.model.encode(ctranslate2.StorageView.from_array(batch), to_cpu=False)
-        tokenizers = [self.tokenizer(job.language) for job in jobs]
-        prompts = [self._prompt_tokens(t, job.prompt) for t, job in zip(tokenizers, jobs, strict=True)]
-        results = self.model.model.generate(
-            encoded, prompts, beam_size=self.settings.beam_size, max_length=MAX_NEW_TOKENS + max(map(len, prompts)),
+        return self.model.model.generate(
+            encoded, prompts, beam_size=beam_size, max_length=MAX_NEW_TOKENS + max(map(len, prompts)),
             return_scores=True, return_no_speech_prob=True, suppress_blank=True,
-            suppress_tokens=self._suppressed(tokenizers[0]), no_repeat_ngram_size=0,
+            suppress_tokens=self._suppressed(tokenizer), no_repeat_ngram_size=0,
         )
-        elapsed = (time.perf_counter() - started) / len(jobs)
-        outcomes = []
-        for job, tokenizer, result in zip(jobs, tokenizers, results, strict=True):
-            outcomes.append(self._judge(job, tokenizer, result, elapsed))
-        return outcomes
 
     def _suppressed(self, tokenizer: Tokenizer) -> list[int]:
         tokens = set(tokenizer.non_speech_tokens)
@@ -188,7 +201,7 @@ class WhisperDecoder:
         return sorted(tokens)
 
     def _judge(self, job: Job, tokenizer: Tokenizer, result: ctranslate2.models.WhisperGenerationResult,
-               compute_s: float) -> Outcome:
+               compute_s: float, beam_size: int) -> Outcome:
         s = self.settings
         tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
@@ -199,21 +212,21 @@ class WhisperDecoder:
         if echo:
             # Not dropped yet: speech this unclear gets the careful decode's second hearing,
             # which drops the echo again if that is all it hears. Never a draft: it was not said.
-            return self._careful(job, time.perf_counter() - compute_s)
+            return self._careful(job, time.perf_counter() - compute_s, beam_size)
         if compression_ratio(text) > s.compression_ratio_threshold or avg_logprob < s.log_prob_threshold:
             if job.on_draft is not None and text:
                 job.on_draft(text)
-            return self._careful(job, time.perf_counter() - compute_s)
+            return self._careful(job, time.perf_counter() - compute_s, beam_size)
         if not text:
             return Outcome(None, "empty")
         return Outcome(Recognized(text, job.language, math.exp(avg_logprob), compute_s))
 
-    def _careful(self, job: Job, started: float) -> Outcome:
+    def _careful(self, job: Job, started: float, beam_size: int) -> Outcome:
         """faster-whisper's full-window decode with temperature fallback, then the same filters."""
         s = self.settings
         segments, info = self.model.transcribe(
             pcm_to_float(job.samples), language=job.language if self.multilingual else "en",
-            beam_size=s.beam_size, vad_filter=False, condition_on_previous_text=False, without_timestamps=True,
+            beam_size=beam_size, vad_filter=False, condition_on_previous_text=False, without_timestamps=True,
             initial_prompt=job.prompt, no_speech_threshold=s.no_speech_threshold,
             log_prob_threshold=s.log_prob_threshold, compression_ratio_threshold=s.compression_ratio_threshold,
         )
