@@ -139,7 +139,14 @@ class TranscriptionSettings(_Section):
     compute_type: str = Field("int8", description="CTranslate2 compute type on CPU (int8_float16 on CUDA).")
     cpu_threads: int = Field(1, ge=1, le=64, description="Intra-op threads per decode (1 is best on small CPUs).")
     num_workers: int = Field(1, ge=1, le=16, description="Batches that may decode at once (model replicas).")
-    beam_size: int = Field(1, ge=1, le=10, description="Beam size (1 = greedy).")
+    beam_size: int = Field(
+        1, ge=1, le=10, description="Beam size for final text (1 = greedy); partials are always greedy. Under load "
+        "finals fall back to greedy (transcription.greedy_when_waiting).",
+    )
+    greedy_when_waiting: int = Field(
+        2, ge=1, le=1000, description="With this many finals waiting for the model, the next batch of finals is "
+        "decoded greedily: accuracy gives way before latency does (metric sessionbot_transcription_finals_greedy).",
+    )
     no_speech_threshold: float = Field(
         0.6, ge=0.0, le=1.0, description="Output is dropped when Whisper's no-speech probability is above this and "
         "the mean log-probability below transcription.log_prob_threshold.",

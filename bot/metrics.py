@@ -30,6 +30,13 @@ SPEECH_TO_TEXT = Histogram("sessionbot_speech_to_text_seconds", "End of an utter
                            buckets=_LATENCY_BUCKETS, registry=REGISTRY)
 TRANSCRIPTION = Histogram("sessionbot_transcription_seconds", "Submission to the model to its result (queue + decode).",
                           ["kind"], buckets=_LATENCY_BUCKETS, registry=REGISTRY)
+LOAD_LEVEL = Gauge("sessionbot_transcription_load_level",
+                   "How far the speech model has degraded under load: 0 normal, 1 partials shed, 2 finals greedy, "
+                   "3 finals queueing.", registry=REGISTRY)
+PARTIALS_SHED = Counter("sessionbot_transcription_partials_shed", "Partials skipped because every decoder was busy.",
+                        registry=REGISTRY)
+FINALS_GREEDY = Counter("sessionbot_transcription_finals_greedy",
+                        "Finals decoded greedily (beam 1) because others were waiting.", registry=REGISTRY)
 
 
 def session_state_changed(previous: str, state: str) -> None:
@@ -48,6 +55,18 @@ def queue_depth(depth: int) -> None:
 
 def queue_overflow(kind: str) -> None:
     QUEUE_OVERFLOW.labels(kind).inc()
+
+
+def load_level(level: int) -> None:
+    LOAD_LEVEL.set(level)
+
+
+def partial_shed() -> None:
+    PARTIALS_SHED.inc()
+
+
+def finals_greedy(count: int) -> None:
+    FINALS_GREEDY.inc(count)
 
 
 def transcribed(kind: str, seconds: float) -> None:

@@ -20,6 +20,7 @@ from bot import metrics
 from bot.config import TranscriptionSettings
 from bot.log import get_logger
 from bot.transcribe.decoder import Job, Outcome, Recognized, WhisperDecoder, audio_seconds
+from bot.transcribe.load import LoadPolicy
 from bot.transcribe.provision import resolve_model
 from bot.transcribe.scheduler import FairScheduler, Kind, QueueFull, Request
 
@@ -59,6 +60,7 @@ class TranscriptionEngine:
         self._scheduler: FairScheduler | None = None
         self._dispatchers: list[asyncio.Task[None]] = []
         self._busy_workers = 0
+        self.load = LoadPolicy(settings.beam_size, settings.greedy_when_waiting, settings.max_batch)
         self.dropped: dict[str, int] = {}
         self.compute_s: dict[str, float] = {"final": 0.0, "partial": 0.0}  # decoder time, shared out by audio length
         log.info("asr_model_loaded", model=settings.model, device=self.device, load_s=round(self.load_s, 2))
@@ -73,6 +75,8 @@ class TranscriptionEngine:
             "batches": scheduler.batches if scheduler else 0,
             "overflow_dropped": dict(scheduler.overflow_dropped) if scheduler else {},
             "dropped": dict(self.dropped),
+            "load_level": self.load.level.name.lower(),
+            **self.load.summary(),
         }
 
     def has_idle_worker(self) -> bool:
@@ -129,10 +133,12 @@ class TranscriptionEngine:
             live = [r for r in batch if not r.future.cancelled()]
             if not live:
                 continue
+            finals = sum(1 for r in live if r.kind == "final")
+            beam = self.load.beam_for_finals(finals, scheduler.waiting("final")) if finals else 1  # partials: greedy
             started = time.perf_counter()
             self._busy_workers += 1
             try:
-                outcomes = await loop.run_in_executor(self._pool, self.decoder.decode, [r.job for r in live])
+                outcomes = await loop.run_in_executor(self._pool, self.decoder.decode, [r.job for r in live], beam)
             except Exception as exc:  # noqa: BLE001 - fail these utterances, keep the engine
                 for request in live:
                     if not request.future.done():

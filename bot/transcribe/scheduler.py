@@ -53,6 +53,9 @@ class FairScheduler:
     def depth(self) -> int:
         return sum(len(q) for q in self._queues.values())
 
+    def waiting(self, kind: Kind) -> int:
+        return sum(1 for q in self._queues.values() for r in q if r.kind == kind)
+
     def submit(self, request: Request) -> None:
         if self.depth >= self.max_queue and not self._evict_a_partial(request):
             self.metrics.overflow_dropped[request.kind] += 1
@@ -80,6 +83,8 @@ class FairScheduler:
             await self._ready.wait()
         batch: list[Request] = []
         for kind in ("final", "partial"):
+            if batch:
+                break
             for stream_id in list(self._queues):
                 if len(batch) >= max_batch:
                     break

@@ -106,6 +106,7 @@ class ParticipantStream:
         self._pending: set[asyncio.Task[None]] = set()
         self._discarded = False
         self._partial_in_flight = False
+        self._partial_shed = False
         self._next_partial_s = 0.0
         self._stream_id = f"{session_id}/{participant.id}"
         self.utterances = 0
@@ -280,7 +281,12 @@ class ParticipantStream:
         if length_s == 0 or length_s < max(self._partial_after_s, self._next_partial_s):
             return
         if not self._engine.has_idle_worker():
-            return  # partials are best effort: they use spare compute only, finals never wait on them
+            # Partials are best effort: they use spare compute only, finals never wait on them. A
+            # skipped partial is counted once per time it was due.
+            if not self._partial_shed:
+                self._partial_shed = True
+                self._engine.load.partial_shed()
+            return
         current = self._segmenter.current()
         assert current is not None
         samples, start_s = current
@@ -289,6 +295,7 @@ class ParticipantStream:
             start_s += (samples.size - window) / ASR_RATE
             samples = samples[-window:]
         self._next_partial_s = length_s + self._partial_every_s
+        self._partial_shed = False
         self._partial_in_flight = True
         self._track(self._partial(samples, start_s))
 

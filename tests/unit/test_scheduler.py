@@ -26,14 +26,20 @@ async def test_a_talkative_stream_does_not_starve_the_others() -> None:
     assert {first[0].stream_id, second[0].stream_id} == {"chatty", "quiet"}
 
 
-async def test_a_batch_takes_one_utterance_per_stream_and_finals_first() -> None:
+async def test_a_batch_takes_one_utterance_per_stream_finals_first_and_never_mixes_kinds() -> None:
     scheduler = FairScheduler(max_queue=100)
     scheduler.submit(request("a", "partial"))
     scheduler.submit(request("a"))
     scheduler.submit(request("a"))
     scheduler.submit(request("b", "partial"))
+    scheduler.submit(request("c"))
+    assert (scheduler.waiting("final"), scheduler.waiting("partial")) == (3, 2)
     batch = await scheduler.next_batch(max_batch=4)
-    assert [(r.stream_id, r.kind) for r in batch] == [("a", "final"), ("b", "partial")]
+    assert [(r.stream_id, r.kind) for r in batch] == [("a", "final"), ("c", "final")]
+    batch = await scheduler.next_batch(max_batch=4)
+    assert [(r.stream_id, r.kind) for r in batch] == [("a", "final")]  # finals and partials decode with other beams
+    batch = await scheduler.next_batch(max_batch=4)
+    assert sorted((r.stream_id, r.kind) for r in batch) == [("a", "partial"), ("b", "partial")]
 
 
 async def test_overflow_is_refused_and_counted_and_a_final_displaces_a_partial() -> None:

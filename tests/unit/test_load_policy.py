@@ -1,0 +1,40 @@
+"""Degrading under load, one step at a time and never silently (issue 16 item 4): partials shed
+first, then finals fall back to greedy, then they queue; each step a metric and a log event."""
+
+from __future__ import annotations
+
+import structlog
+
+from bot import metrics
+from bot.transcribe.load import LoadLevel, LoadPolicy
+
+
+def value(name: str) -> float:
+    return metrics.REGISTRY.get_sample_value(name) or 0.0
+
+
+def test_beam_holds_until_finals_wait_then_greedy_then_queueing() -> None:
+    policy = LoadPolicy(beam_size=5, greedy_when_waiting=2, max_batch=4)
+    greedy_before = value("sessionbot_transcription_finals_greedy_total")
+    with structlog.testing.capture_logs() as logs:
+        assert policy.beam_for_finals(finals=2, finals_waiting=0) == 5
+        assert policy.level == LoadLevel.NORMAL
+        policy.partial_shed()
+        assert policy.level == LoadLevel.PARTIALS_SHED
+        assert policy.beam_for_finals(finals=1, finals_waiting=1) == 5
+        assert policy.beam_for_finals(finals=4, finals_waiting=2) == 1
+        assert policy.level == LoadLevel.GREEDY
+        assert policy.beam_for_finals(finals=4, finals_waiting=9) == 1
+        assert policy.level == LoadLevel.QUEUEING
+    assert policy.summary() == {"partials_shed": 1, "finals_greedy": 8, "finals_with_beam": 3}
+    assert value("sessionbot_transcription_finals_greedy_total") - greedy_before == 8
+    assert value("sessionbot_transcription_load_level") == 3
+    changes = [(e["previous"], e["level"]) for e in logs if e["event"] == "asr_load_level"]
+    assert changes == [("normal", "partials_shed"), ("partials_shed", "greedy"), ("greedy", "queueing")]
+    assert all(set(e) <= {"event", "log_level", "level", "previous", "partials_shed", "finals_greedy"} for e in logs)
+
+
+def test_greedy_configured_never_degrades_the_beam() -> None:
+    policy = LoadPolicy(beam_size=1, greedy_when_waiting=1, max_batch=4)
+    assert policy.beam_for_finals(finals=3, finals_waiting=3) == 1
+    assert policy.summary()["finals_greedy"] == 0
