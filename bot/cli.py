@@ -454,48 +454,33 @@ def bench_consent(config: Path | None, languages: tuple[str, ...], spoken_object
 @bench.command("asr")
 @config_option
 @click.option("--model", default=None, help="Speech model (default: transcription.model).")
-@click.option("--sessions", "levels", default="1,2,4,6", show_default=True,
+@click.option("--sessions", "levels", default="1,2,4,8,12,16", show_default=True,
               help="Concurrent session counts to try (two speakers each, real time).")
-@click.option("--audio", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
-              help="An extra recording to include.")
-@click.option("--ref", default=None, help="Reference text of --audio.")
+@click.option("--minutes", default=3.0, show_default=True, type=click.FloatRange(0.1, 60),
+              help="How long each level runs: long enough for a slowly building queue to show.")
+@click.option("--lockstep", is_flag=True, help="Worst case: every session plays the same script at the same moment.")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=Path("bench-results/asr.json"),
               show_default=True)
-def bench_asr(config: Path | None, model: str | None, levels: str, audio: Path | None, ref: str | None,
-              out: Path) -> None:
+@click.option("--plot", "plot_path", type=click.Path(path_type=Path, dir_okay=False),
+              default=Path("bench-results/asr.png"), show_default=True, help="The curve, as a PNG.")
+def bench_asr(config: Path | None, model: str | None, levels: str, minutes: float, lockstep: bool, out: Path,
+              plot_path: Path) -> None:
     """Latency, WER vs offline, capacity, memory and hallucinations of the streaming transcriber."""
     import json
 
-    from rich.table import Table
+    from bot.bench.asr import AsrBenchPlan, run_asr_bench
+    from bot.bench.asr_report import plot, print_results
 
-    from bot.bench.asr import run_asr_bench
-
-    if (audio is None) != (ref is None):
-        fail("--audio and --ref go together")
     settings = _settings(config, {"transcription.model": model, "logging.level": "warning"})
     _logging(settings)
     counts = sorted({int(x) for x in levels.split(",") if x.strip()})
-    results = asyncio.run(run_asr_bench(settings, counts, extra_audio=audio, extra_ref=ref))
-    table = Table(title=f"Streaming transcription, {results['model']} ({results['audio_per_session_s']} s per session)")
-    for column in ("policy", "sessions", "latency median", "latency p95", "behind real time", "compute/audio s",
-                   "partials' share", "peak RSS", "real time"):
-        table.add_column(column, no_wrap=column == "policy")
-    for policy, rows in (("utterance window", results["load"]), ("30 s window (baseline)", results["baseline_full_window"])):
-        for row in rows:
-            table.add_row(policy, str(row["sessions"]), _fmt(row["latency_median_s"], "s"), _fmt(row["latency_p95_s"], "s"),
-                          _fmt(row["finished_behind_real_time_s"], "s"), f"{row['compute_s_per_audio_s_per_stream']:.3f}",
-                          _fmt(row["compute_share_partials"]), f"{row['peak_rss_mb']:.0f} MB",
-                          "yes" if row["real_time"] else "no")
-    console.print(table)
-    wer = results["wer"]
-    console.print(f"WER streaming {wer['streaming']:.3f} vs offline {wer['offline']:.3f} (ratio {wer['ratio']})")
-    console.print(f"capacity: {results['capacity_sessions_real_time']} concurrent sessions in real time; "
-                  f"memory per extra session: {results['memory']['per_extra_session_mb']} MB")
-    console.print(f"hallucinated words on {results['hallucination']['audio_s']} s of silence and noise: "
-                  f"{results['hallucination']['words']}")
+    plan = AsrBenchPlan(counts, minutes, lockstep)
+    results = asyncio.run(run_asr_bench(settings, plan, report=lambda line: print(line, file=sys.stderr, flush=True)))
+    print_results(console, results)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
-    console.print(f"results: {out}")
+    plot(results, plot_path)
+    console.print(f"results: {out}; curve: {plot_path}")
 
 
 @bench.command("room")

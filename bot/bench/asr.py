@@ -1,15 +1,15 @@
 """`sessionbot bench asr`: latency, accuracy, capacity, memory and hallucinations of the
 streaming transcriber, each against a baseline run in the same process.
 
-Audio: the real read speech in the shared data (LJ Speech), dealt out to two
-participants per session in turn, with turn-taking pauses, paced in real time
-(each participant's stream carries silence while the other speaks, as a call
-does). Sessions here are the transcription path only (streams → engine), not
-WebRTC: the engine is the hot path whose cost decides capacity.
+Load: sessions of two speakers taking turns, each session reading different real recordings, in its
+own language, from its own start offset, with varied pauses (bot/bench/workload.py), paced in real
+time for minutes per level, through the same streams, prompts, engine, batching, partials and load
+policy as a call (no WebRTC: the engine is the hot path whose cost decides capacity).
 
-Baselines in the same run: offline faster-whisper on the same audio with the same
-model (for the WER ratio), and the streaming policy with Whisper's full 30 s
-window (`window_padding_s = 0`, what faster-whisper does) for latency/capacity.
+Baselines in the same run: offline faster-whisper (same model, beam 5) on the same recordings for
+the word error rate, per language (bot/bench/asr_wer.py); and, for latency and capacity, the same
+streaming pipeline and scheduling with Whisper's full 30 s window (`window_padding_s = 0`, what
+faster-whisper does), so the ratio measures the window, not the scheduling.
 """
 
 from __future__ import annotations
@@ -17,29 +17,26 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import psutil
-from rich.progress import Progress
-
-from bot.audio.pcm import ASR_RATE, load_audio, pcm_to_float
+from bot.audio.pcm import ASR_RATE, load_audio
+from bot.bench import asr_wer
 from bot.bench.stats import percentile
-from bot.config import REPO_ROOT, Settings
+from bot.bench.workload import PAUSE_RANGE_S, SessionAudio, clip_pool, data_dir, plan_sessions
+from bot.config import Settings
+from bot.consent.announcements import load_announcements
 from bot.transcribe.buffer import TranscriptBuffer
 from bot.transcribe.engine import TranscriptionEngine
 from bot.transcribe.file import CHUNK, transcribe_pcm
 from bot.transcribe.segment import Participant
 from bot.transcribe.stream import ParticipantStream, store_all
-from bot.wer import word_error_rate
 
 TURN_PAUSE_S = 1.0
-
-
-def data_dir() -> Path:
-    return Path(os.environ.get("SESSIONBOT_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
 
 
 def load_clips(extra_audio: Path | None = None, extra_ref: str | None = None) -> list[tuple[np.ndarray, str]]:
@@ -71,19 +68,22 @@ class LoadResult:
     overflowed: int
     late_s: float  # how far behind real time the slowest stream finished
     peak_rss_mb: float
-    hypothesis: str
     compute_s: dict[str, float]  # decoder seconds by kind (final, partial)
-    stream_audio_s: float  # audio seconds fed, all streams together
+    session_audio_s: float  # seconds of call audio, all sessions together
+    cpu_s: float  # process CPU seconds while the level ran (all threads)
     partials: int
+    degraded: dict[str, int]  # partials shed, finals decoded greedily / with the beam
 
     def summary(self) -> dict[str, Any]:
         total = sum(self.compute_s.values())
+        finals = self.degraded.get("finals_greedy", 0) + self.degraded.get("finals_with_beam", 0)
         return {
             "sessions": self.sessions,
-            # Per audio second of one stream (silence while the other speaker talks included).
-            "compute_s_per_audio_s_per_stream": round(total / self.stream_audio_s, 4),
+            "cpu_s_per_session_audio_s": round(self.cpu_s / self.session_audio_s, 4),
             "compute_share_partials": round(self.compute_s.get("partial", 0.0) / total, 3) if total else None,
             "partials": self.partials,
+            "partials_shed": self.degraded.get("partials_shed", 0),
+            "finals_greedy_share": round(self.degraded.get("finals_greedy", 0) / finals, 3) if finals else None,
             "latency_median_s": percentile(self.latencies_s, 50),
             "latency_p95_s": percentile(self.latencies_s, 95),
             "utterances": len(self.latencies_s),
@@ -99,34 +99,36 @@ class LoadResult:
         return self.overflowed == 0 and p95 is not None and p95 <= 2.0 and self.late_s <= 2.0
 
 
-async def _feed(stream: ParticipantStream, audio: np.ndarray, started: float) -> None:
-    for index, start in enumerate(range(0, audio.size, CHUNK)):
-        stream.push_pcm(audio[start : start + CHUNK])
+async def _play(session: SessionAudio, streams: list[ParticipantStream], started: float) -> None:
+    """Both speakers' audio, 20 ms at a time, at the pace of a call."""
+    for index, start in enumerate(range(0, session.length, CHUNK)):
+        for speaker, stream in enumerate(streams):
+            stream.push_pcm(session.chunk(speaker, start, CHUNK))
         await asyncio.sleep(max(0.0, started + (index + 1) * CHUNK / ASR_RATE - time.monotonic()))
 
 
-async def run_load(engine: TranscriptionEngine, settings: Settings, tracks: list[np.ndarray], sessions: int,
-                   language: str) -> LoadResult:
+async def run_load(engine: TranscriptionEngine, settings: Settings, plans: list[SessionAudio]) -> LoadResult:
     process = psutil.Process()
     peak = process.memory_info().rss
+    cpu_before = sum(process.cpu_times()[:2])
+    load_before = engine.load.summary()
+    compute_before = dict(engine.compute_s)
     started = time.monotonic()
-    buffers, streams = [], []
     partials = 0
 
     def on_partial(*_: object) -> None:  # a call checks every partial for objections; count them here
         nonlocal partials
         partials += 1
 
-    compute_before = dict(engine.compute_s)
-    for n in range(sessions):
+    sessions: list[list[ParticipantStream]] = []
+    for n, plan in enumerate(plans):
         buffer = TranscriptBuffer(f"bench{n}")
-        buffers.append(buffer)
-        for speaker, _ in enumerate(tracks):
-            streams.append(ParticipantStream(
-                Participant(f"p{speaker}", f"speaker {speaker}"), engine, store_all(buffer), settings.vad, language,
-                lambda: time.monotonic() - started, session_id=buffer.session_id, on_partial=on_partial,
-            ))
-    feeders = [asyncio.ensure_future(_feed(s, tracks[i % len(tracks)], started)) for i, s in enumerate(streams)]
+        prompt = load_announcements(settings.paths.announcements_dir, plan.language).asr_prompt \
+            if settings.transcription.consent_prompt else None
+        sessions.append([ParticipantStream(
+            Participant(f"p{speaker}", f"speaker {speaker}"), engine, store_all(buffer), settings.vad, plan.language,
+            lambda: time.monotonic() - started, session_id=buffer.session_id, prompt=prompt, on_partial=on_partial,
+        ) for speaker in range(2)])
 
     async def watch_memory() -> None:
         nonlocal peak
@@ -135,17 +137,19 @@ async def run_load(engine: TranscriptionEngine, settings: Settings, tracks: list
             await asyncio.sleep(0.5)
 
     watcher = asyncio.ensure_future(watch_memory())
-    await asyncio.gather(*feeders)
-    audio_end = started + max(t.size for t in tracks) / ASR_RATE
+    await asyncio.gather(*(_play(plan, streams, started) for plan, streams in zip(plans, sessions, strict=True)))
+    audio_end = started + max(plan.length for plan in plans) / ASR_RATE
+    streams = [s for pair in sessions for s in pair]
     await asyncio.gather(*(s.finish() for s in streams))
     late = max(0.0, time.monotonic() - audio_end)
     watcher.cancel()
-    latencies = [lat for s in streams for lat in s.latencies_s]
-    hypothesis = " ".join(seg.text for seg in buffers[0].segments())
-    compute = {kind: seconds - compute_before.get(kind, 0.0) for kind, seconds in engine.compute_s.items()}
-    fed_s = sum(tracks[i % len(tracks)].size for i in range(len(streams))) / ASR_RATE
-    return LoadResult(sessions, latencies, sum(s.overflowed for s in streams), late, peak / 2**20, hypothesis,
-                      compute, fed_s, partials)
+    load_after = engine.load.summary()
+    return LoadResult(
+        len(plans), [lat for s in streams for lat in s.latencies_s], sum(s.overflowed for s in streams), late,
+        peak / 2**20, {kind: seconds - compute_before.get(kind, 0.0) for kind, seconds in engine.compute_s.items()},
+        sum(plan.seconds for plan in plans), sum(process.cpu_times()[:2]) - cpu_before, partials,
+        {key: load_after[key] - load_before.get(key, 0) for key in load_after},
+    )
 
 
 def synthetic_non_speech(seconds_each: float = 60.0, seed: int = 3) -> tuple[np.ndarray, list[str]]:
@@ -166,64 +170,89 @@ def synthetic_non_speech(seconds_each: float = 60.0, seed: int = 3) -> tuple[np.
     return (np.clip(audio, -1, 1) * 32767).astype(np.int16), ["silence", "line noise", "keyboard", "music", "breathing"]
 
 
-def offline_text(engine: TranscriptionEngine, audio: np.ndarray, language: str, beam_size: int) -> str:
-    segments, _ = engine.decoder.model.transcribe(
-        pcm_to_float(audio), language=engine.language_for(language), beam_size=beam_size, vad_filter=True,
-    )
-    return " ".join(s.text.strip() for s in segments)
 
 
-async def run_asr_bench(settings: Settings, levels: list[int], language: str = "en",
-                        extra_audio: Path | None = None, extra_ref: str | None = None) -> dict[str, Any]:
-    clips = load_clips(extra_audio, extra_ref)
-    tracks, reference = two_speaker_tracks(clips)
-    audio_s = max(t.size for t in tracks) / ASR_RATE
-    results: dict[str, Any] = {"model": settings.transcription.model, "audio_per_session_s": round(audio_s, 1),
-                               "cpu_count": os.cpu_count()}
-    baseline_settings = settings.transcription.model_copy(update={"window_padding_s": 0.0})
-    with Progress() as progress:
-        task = progress.add_task("loading model", total=None)
-        engine = TranscriptionEngine(settings.transcription, settings.paths.cache_dir)
-        baseline = TranscriptionEngine(baseline_settings, settings.paths.cache_dir)
-        results["model_load_s"] = round(engine.load_s, 2)
+@dataclass(frozen=True)
+class AsrBenchPlan:
+    levels: list[int]
+    minutes: float = 3.0
+    lockstep: bool = False  # the worst case: every session's utterances end at the same instant
+    seed: int = 11
+    wer_beams: tuple[int, ...] = (1, 5)
 
-        progress.update(task, description="offline faster-whisper (baseline for WER)")
-        mixed = np.clip(tracks[0].astype(np.int32) + tracks[1], -32768, 32767).astype(np.int16)  # turns never overlap
-        offline = await asyncio.to_thread(offline_text, engine, mixed, language, settings.transcription.beam_size)
-        offline_wer = word_error_rate(reference, offline, language)
 
-        load: dict[int, LoadResult] = {}
-        for level in levels:
-            progress.update(task, description=f"{level} session(s) × 2 speakers, real time ({audio_s:.0f} s)")
-            load[level] = await run_load(engine, settings, tracks, level, language)
-        streaming_wer = word_error_rate(reference, load[levels[0]].hypothesis, language)
-        base_levels = sorted({levels[0], max(lv for lv in levels if load[lv].real_time) if any(
-            load[lv].real_time for lv in levels) else levels[0]})
-        baseline_load: dict[int, LoadResult] = {}
-        for level in base_levels:
-            progress.update(task, description=f"baseline (30 s window): {level} session(s)")
-            baseline_load[level] = await run_load(baseline, settings, tracks, level, language)
+async def _level(engine: TranscriptionEngine, settings: Settings, plans: list[SessionAudio],
+                 report: Callable[[str], None], label: str) -> LoadResult:
+    seconds = max(p.seconds for p in plans)
+    ticker = asyncio.ensure_future(_tick(report, label, seconds))
+    try:
+        return await run_load(engine, settings, plans)
+    finally:
+        ticker.cancel()
 
-        progress.update(task, description="5 minutes of silence and noise")
-        noise, kinds = synthetic_non_speech()
-        heard = await transcribe_pcm(engine, settings, noise, language, realtime=False)
-        words = sum(len(str(s["text"]).split()) for s in heard.segments + heard.partials)
-        engine.close()
-        baseline.close()
 
-    capacity = max((lv for lv in levels if load[lv].real_time), default=0)
-    one, most = load[levels[0]], load[max(levels)]
+async def _tick(report: Callable[[str], None], label: str, seconds: float) -> None:
+    started = time.monotonic()
+    while True:
+        await asyncio.sleep(30.0)
+        report(f"  {label}: {time.monotonic() - started:4.0f}/{seconds:.0f} s")
+
+
+async def run_asr_bench(settings: Settings, plan: AsrBenchPlan, report: Callable[[str], None]) -> dict[str, Any]:
+    pool = clip_pool()
+    seconds = plan.minutes * 60.0
+    results: dict[str, Any] = {
+        "model": settings.transcription.model, "beam_size": settings.transcription.beam_size,
+        "greedy_when_waiting": settings.transcription.greedy_when_waiting, "cpu_count": os.cpu_count(),
+        "workload": {"seconds_per_level": seconds, "lockstep_worst_case": plan.lockstep, "seed": plan.seed,
+                     "pauses_s": list(PAUSE_RANGE_S), "languages": {k: len(v) for k, v in pool.items()}},
+    }
+    report(f"loading {settings.transcription.model}")
+    engine = TranscriptionEngine(settings.transcription, settings.paths.cache_dir)
+    results["model_load_s"] = round(engine.load_s, 2)
+
+    report("word error rate: streaming (finals at beam " + "/".join(map(str, plan.wer_beams))
+           + ") against offline faster-whisper (beam 5), per language")
+    wer = await asr_wer.compare(engine, settings, list(plan.wer_beams))
+    results["wer"] = {"sets": wer, "pooled": {column: asr_wer.pooled(wer, column) for column in
+                                              ["offline_beam5", *(f"streaming_beam{b}" for b in plan.wer_beams)]}}
+
+    load: dict[int, LoadResult] = {}
+    for level in plan.levels:
+        plans = plan_sessions(pool, level, seconds, plan.seed, plan.lockstep)
+        report(f"{level} session(s) × 2 speakers for {seconds:.0f} s, real time")
+        load[level] = await _level(engine, settings, plans, report, f"{level} session(s)")
+        row = load[level].summary()
+        report(f"  p95 {row['latency_p95_s']} s, behind {row['finished_behind_real_time_s']} s, "
+               f"overflow {row['overflowed']}, real time: {row['real_time']}")
+    capacity = max((lv for lv in plan.levels if load[lv].real_time), default=0)
+
+    report("silence and noise (5 × 60 s)")
+    noise, kinds = synthetic_non_speech()
+    heard = await transcribe_pcm(engine, settings, noise, "en", realtime=False)
+    words = sum(len(str(s["text"]).split()) for s in heard.segments + heard.partials)
+    await engine.aclose()
+
+    # Same scheduling, batching and partial policy, with Whisper's 30 s window: the ratio is the window's.
+    baseline = TranscriptionEngine(settings.transcription.model_copy(update={"window_padding_s": 0.0}),
+                                   settings.paths.cache_dir)
+    baseline_load: dict[int, LoadResult] = {}
+    for level in sorted({plan.levels[0], capacity or plan.levels[0]}):
+        plans = plan_sessions(pool, level, seconds, plan.seed, plan.lockstep)
+        report(f"baseline (30 s window): {level} session(s)")
+        baseline_load[level] = await _level(baseline, settings, plans, report, f"baseline {level}")
+    await baseline.aclose()
+
+    one, most = load[plan.levels[0]], load[max(plan.levels)]
     results.update({
-        "wer": {"streaming": round(streaming_wer, 4), "offline": round(offline_wer, 4),
-                "ratio": round(streaming_wer / offline_wer, 3) if offline_wer else None},
-        "load": [load[lv].summary() for lv in levels],
-        "baseline_full_window": [baseline_load[lv].summary() for lv in base_levels],
+        "load": [load[lv].summary() for lv in plan.levels],
+        "baseline_full_window": [baseline_load[lv].summary() for lv in sorted(baseline_load)],
         "capacity_sessions_real_time": capacity,
         "memory": {
             "rss_1_session_mb": round(one.peak_rss_mb, 1),
             f"rss_{most.sessions}_sessions_mb": round(most.peak_rss_mb, 1),
-            "per_extra_session_mb": round((most.peak_rss_mb - one.peak_rss_mb) / (most.sessions - 1), 1)
-            if most.sessions > 1 else None,
+            "per_extra_session_mb": round((most.peak_rss_mb - one.peak_rss_mb) / (most.sessions - one.sessions), 1)
+            if most.sessions > one.sessions else None,
         },
         "hallucination": {"audio_s": round(noise.size / ASR_RATE), "kinds": kinds, "words": words,
                           "dropped_by_filters": dict(engine.dropped)},

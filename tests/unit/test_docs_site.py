@@ -194,14 +194,22 @@ CONSENT = {
     },
 }
 
-ASR_RUN = {"sessions": 1, "compute_s_per_audio_s_per_stream": 0.06, "compute_share_partials": 0.65, "partials": 12,
-           "latency_median_s": 0.81, "latency_p95_s": 0.93, "utterances": 20, "overflowed": 0,
-           "finished_behind_real_time_s": 0.02, "peak_rss_mb": 518.0, "real_time": True}
+ASR_RUN = {"sessions": 1, "cpu_s_per_session_audio_s": 0.06, "compute_share_partials": 0.65, "partials": 12,
+           "partials_shed": 0, "finals_greedy_share": 0.0, "latency_median_s": 0.81, "latency_p95_s": 0.93,
+           "utterances": 20, "overflowed": 0, "finished_behind_real_time_s": 0.02, "peak_rss_mb": 518.0,
+           "real_time": True}
 ASR = {
-    "model": "base", "audio_per_session_s": 76.7, "cpu_count": 2, "model_load_s": 1.2,
-    "wer": {"streaming": 0.0655, "offline": 0.0893, "ratio": 0.733},
-    "load": [ASR_RUN, {**ASR_RUN, "sessions": 6, "latency_p95_s": 2.69, "peak_rss_mb": 625.0, "real_time": False}],
-    "baseline_full_window": [{**ASR_RUN, "compute_s_per_audio_s_per_stream": 0.248, "real_time": False}],
+    "model": "base", "beam_size": 5, "greedy_when_waiting": 2, "cpu_count": 2, "model_load_s": 1.2,
+    "workload": {"seconds_per_level": 180.0, "lockstep_worst_case": False, "seed": 11, "pauses_s": [0.4, 3.0],
+                 "languages": {"en": 10, "es": 2}},
+    "wer": {"sets": {"LJ Speech (en)": {"language": "en", "words": 165, "offline_beam5": 0.059,
+                                        "streaming_beam1": 0.066, "streaming_beam5": 0.061},
+                     "multilingual es": {"language": "es", "words": 15, "offline_beam5": 0.278,
+                                         "streaming_beam1": 0.5, "streaming_beam5": 0.3}},
+            "pooled": {"offline_beam5": 0.077, "streaming_beam1": 0.102, "streaming_beam5": 0.081}},
+    "load": [ASR_RUN, {**ASR_RUN, "sessions": 6, "latency_p95_s": 2.69, "peak_rss_mb": 625.0, "partials_shed": 40,
+                       "finals_greedy_share": 0.25, "real_time": False}],
+    "baseline_full_window": [{**ASR_RUN, "cpu_s_per_session_audio_s": 0.248, "real_time": False}],
     "capacity_sessions_real_time": 4,
     "memory": {"rss_1_session_mb": 518.0, "rss_6_sessions_mb": 625.0, "per_extra_session_mb": 21.4},
     "hallucination": {"audio_s": 300, "kinds": ["silence", "music"], "words": 0,
@@ -228,10 +236,12 @@ def test_the_consent_tables_come_from_the_json(tmp_path: Path) -> None:
 def test_the_asr_tables_come_from_the_json(tmp_path: Path) -> None:
     write(tmp_path, "asr", ASR)
     text = bench_section(tmp_path, "asr")
-    assert "| utterance-sized window | 1 | 0.81 s | 0.93 s | 0.02 s | 0.060 | 65.0 % | 518 MB | yes |" in text
-    assert "|  | 6 | 0.81 s | 2.69 s |" in text and "| baseline: Whisper's 30 s window | 1 |" in text
-    assert "WER: streaming 6.55 % vs offline faster-whisper 8.93 % (ratio 0.733)" in text
-    assert "Capacity: 4 concurrent sessions" in text
+    assert "| utterance-sized | 1 | 0.81 s | 0.93 s | 0.02 s | 0.060 | 65.0 % | 0 | 0.0 % | 518 MB | yes |" in text
+    assert "|  | 6 | 0.81 s | 2.69 s |" in text and "| 40 | 25.0 % |" in text
+    assert "| baseline: Whisper's 30 s | 1 |" in text and "180 s per level, different recordings" in text
+    assert "| multilingual es | 15 | 27.8 % | 50.0 % | 30.0 % |" in text
+    assert "| all (word-weighted) | 180 | 7.7 % | 10.2 % | 8.1 % |" in text
+    assert "Capacity: 4 concurrent two-party sessions" in text
     assert "1 session 518.0 MB, 6 sessions 625.0 MB, per extra session 21.4 MB" in text
     assert "300 s of silence, music: 0 words (dropped by the filters: no_speech 21)" in text
 
