@@ -120,6 +120,18 @@ def prompt_overlap(text: str, prompt: str | None) -> float:
     return sum(covered) / len(words)
 
 
+# An utterance-sized window can make Whisper say the utterance twice ("dal passo si sale … dal passo
+# si sale …", bench asr, Italian): too few words for the compression-ratio check to catch, so a text
+# whose end repeats the run of words just before it is decoded again the careful way.
+REPEAT_MIN_WORDS = 4
+
+
+def repeats_itself(text: str) -> bool:
+    """The text ends in two copies of the same run of at least REPEAT_MIN_WORDS words."""
+    words = _words(text)
+    return any(words[-n:] == words[-2 * n : -n] for n in range(REPEAT_MIN_WORDS, len(words) // 2 + 1))
+
+
 def is_prompt_echo(text: str, prompt: str | None) -> bool:
     """The recognised text reproduces the prompt rather than anything said (see above)."""
     if not prompt:
@@ -213,7 +225,8 @@ class WhisperDecoder:
             # Not dropped yet: speech this unclear gets the careful decode's second hearing,
             # which drops the echo again if that is all it hears. Never a draft: it was not said.
             return self._careful(job, time.perf_counter() - compute_s, beam_size)
-        if compression_ratio(text) > s.compression_ratio_threshold or avg_logprob < s.log_prob_threshold:
+        if (compression_ratio(text) > s.compression_ratio_threshold or avg_logprob < s.log_prob_threshold
+                or repeats_itself(text)):
             if job.on_draft is not None and text:
                 job.on_draft(text)
             return self._careful(job, time.perf_counter() - compute_s, beam_size)
