@@ -50,6 +50,23 @@ if [ ${#janus_missing[@]} -gt 0 ]; then
     fi
 fi
 
+# The image test (tests/deploy/test_image.py, `make image`) assembles the container image from
+# Debian packages with mmdebstrap, writes its OCI layers with umoci and runs it with podman on
+# runc (crun refuses hosts with hybrid cgroups); like the Janus tests it needs root. The build
+# itself is cached under ~/.cache/sessionbot-image, not done here.
+image_missing=()
+command -v mmdebstrap >/dev/null 2>&1 || image_missing+=(mmdebstrap)
+command -v umoci >/dev/null 2>&1 || image_missing+=(umoci)
+command -v podman >/dev/null 2>&1 || image_missing+=(podman)
+command -v runc >/dev/null 2>&1 || image_missing+=(runc)
+if [ ${#image_missing[@]} -gt 0 ]; then
+    if can_apt; then
+        apt_install " for the image test" "${image_missing[@]}"
+    else
+        say "the image test will be skipped: it needs root and ${image_missing[*]} (sudo apt-get install -y ${image_missing[*]})"
+    fi
+fi
+
 # --- virtualenv --------------------------------------------------------------
 if [ -z "$PYTHON" ]; then
     for candidate in python3.11 python3; do

@@ -24,6 +24,7 @@ KNOWN: dict[str, str] = {
     "espeak-ng": "espeak-ng and pyttsx3 for spoken announcements",
     "speech-models": "the faster-whisper speech models",
     "hadolint": "hadolint, the Dockerfile linter",
+    "image": "root, mmdebstrap, umoci, overlayfs, podman and runc to build and run the container image",
 }
 
 
