@@ -86,9 +86,11 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 
-# Third-party packages come from the hashed lock (requirements.lock.txt: uv pip compile --universal
-# --generate-hashes over runtime, test and bench), so every machine installs the same files and a
-# tampered download fails; the project itself is then installed editable without resolving again.
+# Third-party packages come from the hashed lock (requirements.lock.txt, made with `uv pip compile
+# pyproject.toml --extra test --extra bench --universal --generate-hashes --no-header
+# --annotation-style line --python-version 3.11 -o requirements.lock.txt`; given the old lock as -o,
+# uv keeps its pins), so every machine installs the same files and a tampered download fails; the
+# project itself is then installed editable without resolving again.
 # Reinstall only when the lock or the project's declaration changed.
 LOCK=requirements.lock.txt
 stamp="$VENV/.installed-$(cat pyproject.toml "$LOCK" | sha256sum | cut -c1-16)-$EXTRAS"
