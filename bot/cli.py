@@ -336,7 +336,11 @@ def review(note_path: Path, open_browser: bool, timeout_s: float) -> None:
 @click.option("--audio", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
               help="A WAV recording (16-bit PCM, any rate) to run through VAD + transcription first.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def check_objection(config: Path | None, language: str, text: str | None, audio: Path | None, as_json: bool) -> None:
+@click.option("--context", type=click.Choice(["none", "announcement", "question"]), default="none", show_default=True,
+              help="What was said just before: the assistant's announcement ('turn that thing off' then means it), "
+                   "or the clinician asking about the assistant (a bare 'no' then answers it).")
+def check_objection(config: Path | None, language: str, text: str | None, audio: Path | None, as_json: bool,
+                    context: str) -> None:
     """Run exactly the in-call objection detector on a text or a recording."""
     import json
 
@@ -351,7 +355,7 @@ def check_objection(config: Path | None, language: str, text: str | None, audio:
     guard = ConsentGuard(settings.consent, settings.paths.announcements_dir, language)
     guard.warm()  # embed the language's objection examples before anything is timed
     if text is not None:
-        result = check_text(guard, text)
+        result = check_text(guard, text, context)
     else:
         from bot.transcribe.engine import TranscriptionEngine
 

@@ -109,6 +109,11 @@ class ConsentSettings(_Section):
     ask_every_min: float = Field(
         10.0, gt=0, le=240, description="Ask the same participant at most once per this many minutes.",
     )
+    context_s: float = Field(
+        45.0, ge=0, le=600,
+        description="For this long after the assistant announced itself (and while it does), \"turn that thing "
+        "off\", \"apague eso\" and the like mean the assistant (the deictic rules in announcements/<language>.toml).",
+    )
     ask_window_s: float = Field(
         20.0, ge=3, le=120,
         description="How long an answer is awaited; meanwhile that participant's speech is held, not kept. "

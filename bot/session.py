@@ -452,6 +452,8 @@ class SessionRunner:
         name = self.settings.bot.display_name
         posted = await self._connector.send_text(self._announcements.text_for(kind, name), to={participant.id})
         for attempt in range(1, ANNOUNCE_ATTEMPTS + 1):
+            # While it plays and shortly after, "turn that thing off" means the assistant (consent.context_s).
+            self._guard.context.bot_speaking(self.clock(), self.clock() + samples.size / rate)
             delivery = await self._connector.speak(samples, rate, to={participant.id})
             if self._objection is not None or self.state not in (State.ANNOUNCING, State.LISTENING, State.PAUSED):
                 return

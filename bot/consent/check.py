@@ -22,6 +22,8 @@ from bot.transcribe.segment import Participant
 from bot.transcribe.stream import ParticipantStream, store_all
 
 SPEAKER = Participant("checked", "participant", None)
+CLINICIAN = Participant("clinician", "clinician", "clinician")
+JUST_AFTER_S = 2.0  # the checked text comes this long after its context
 
 
 @dataclass
@@ -37,9 +39,15 @@ class CheckResult:
         return asdict(self)
 
 
-def check_text(guard: ConsentGuard, text: str) -> CheckResult:
+def check_text(guard: ConsentGuard, text: str, context: str = "none") -> CheckResult:
+    """`context`: "announcement" (the assistant has just announced itself), "question" (the clinician has
+    just asked about the assistant) or "none"."""
+    if context == "announcement":
+        guard.context.bot_speaking(0.0, 0.0)
+    elif context == "question":
+        guard.context.question_asked(CLINICIAN, 0.0)
     started = time.perf_counter()
-    event = guard.on_text(SPEAKER, text)
+    event = guard.on_text(SPEAKER, text, JUST_AFTER_S if context != "none" else None)
     elapsed = time.perf_counter() - started
     if event is None or event.action != "objection":
         return CheckResult(False, guard.language, text, round(elapsed, 6),

@@ -25,6 +25,7 @@ from typing import Literal
 
 from bot.config import ConsentSettings
 from bot.consent.announcements import load_announcements
+from bot.consent.context import ConversationContext
 from bot.consent.objection import ObjectionDetector
 from bot.consent.semantic import SemanticSignal, embedder_installed, example_files
 from bot.log import get_logger
@@ -61,6 +62,7 @@ class ConsentGuard:
             self.semantic,
         )
         self.announcements = load_announcements(announcements_dir, language)
+        self.context = ConversationContext(settings.context_s)
         self.asr_prompt = self.announcements.asr_prompt
 
     @staticmethod
@@ -98,22 +100,34 @@ class ConsentGuard:
         complete: bool = True,
     ) -> ConsentEvent | None:
         """`complete`: a final segment; False for a partial or low-confidence text (rules only)."""
-        decision = self.detector.check(text, language, semantic=complete)
+        decision = self.detector.check(text, language, semantic=complete,
+                                       cues=self.context.cues(participant, utterance_end_s))
+        if complete and not decision.objection:
+            self._note_question(participant, text, language, utterance_end_s)
         if decision.objection:
             return ConsentEvent("objection", participant, "speech", decision.language, decision.rule, utterance_end_s)
         if decision.unsure:
             return ConsentEvent("ask", participant, "speech", decision.language, decision.rule, utterance_end_s)
         return None
 
-    def on_text(self, participant: Participant, text: str) -> ConsentEvent | None:
+    def _note_question(self, participant: Participant, text: str, language: str | None, at_s: float | None) -> None:
+        """The clinician asking about the assistant makes a bare "no" from someone else an answer."""
+        if participant.role == "clinician" and at_s is not None and _is_question(text) \
+                and self.detector.names_target(text, language):
+            self.context.question_asked(participant, at_s)
+
+    def on_text(self, participant: Participant, text: str, at_s: float | None = None) -> ConsentEvent | None:
         """`participant.role` must come from the platform's authentication (the room's clinician
-        token), never from what a participant says about themselves."""
+        token), never from what a participant says about themselves. `at_s`: when it was typed
+        (session seconds), for the context."""
         command = CLINICIAN_COMMANDS.get(text.strip().lower())
         if command is not None and self.settings.clinician_commands and participant.role == "clinician":
             return ConsentEvent(command, participant, "clinician_command", self.language)
         if command == "stop":  # a client who types /stop wants the assistant gone: that is an objection
             return ConsentEvent("objection", participant, "text", self.language, "stop_command")
-        decision = self.detector.check(text.removeprefix("/"), None)
+        decision = self.detector.check(text.removeprefix("/"), None, cues=self.context.cues(participant, at_s))
+        if not decision.objection:
+            self._note_question(participant, text, None, at_s)
         if decision.objection:
             return ConsentEvent("objection", participant, "text", decision.language, decision.rule)
         if decision.unsure:
@@ -127,9 +141,14 @@ class ConsentGuard:
         return await asyncio.get_running_loop().run_in_executor(
             _CONSENT_THREAD, lambda: self.on_speech(participant, text, language, utterance_end_s, complete))
 
-    async def check_text(self, participant: Participant, text: str) -> ConsentEvent | None:
+    async def check_text(self, participant: Participant, text: str, at_s: float | None = None) -> ConsentEvent | None:
         return await asyncio.get_running_loop().run_in_executor(
-            _CONSENT_THREAD, lambda: self.on_text(participant, text))
+            _CONSENT_THREAD, lambda: self.on_text(participant, text, at_s))
 
     async def warm_async(self) -> None:
         await asyncio.get_running_loop().run_in_executor(_CONSENT_THREAD, self.warm)
+
+
+def _is_question(text: str) -> bool:
+    stripped = text.strip()
+    return stripped.endswith("?") or stripped.startswith("¿")

@@ -18,7 +18,12 @@ punctuation removed, accents kept), and then:
    no problem, leave it on…) in it, is an objection. With sensitivity
    "cautious" the `cautious_intents` count as intents too.
 
-5. with sensitivity "cautious", a whole utterance (a final segment or a chat
+5. context (bot/consent/context.py): while the assistant announces itself and shortly after,
+   `deictic_targets` ("that thing") count as targets and `deictic_patterns` ("turn it off")
+   as objections; when the clinician has just asked about the assistant, a whole utterance
+   matching `refusals` ("no", "not really") answers it: an objection.
+
+6. with sensitivity "cautious", a whole utterance (a final segment or a chat
    message of at least SEMANTIC_MIN_WORDS words, never a partial) with a clause
    that names a target but matched no rule goes to the semantic signal
    (bot/consent/semantic.py): does a regression over the embeddings of every
@@ -38,8 +43,9 @@ from pathlib import Path
 from typing import Literal
 
 from bot.config import ConfigError
-from bot.resources import lookup, where_to_copy
+from bot.consent.context import NO_CONTEXT, Cues
 from bot.consent.semantic import SemanticSignal
+from bot.resources import lookup, where_to_copy
 
 Sensitivity = Literal["balanced", "cautious"]
 # Shorter texts ("the AI", "recording") sit nearer the short example objections ("no AI") than
@@ -67,6 +73,9 @@ class ObjectionRules:
     intents: tuple[re.Pattern[str], ...] = ()
     cautious_intents: tuple[re.Pattern[str], ...] = ()
     acceptances: tuple[re.Pattern[str], ...] = ()
+    deictic_targets: tuple[re.Pattern[str], ...] = ()
+    deictic_patterns: tuple[re.Pattern[str], ...] = ()
+    refusals: tuple[re.Pattern[str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,8 +87,8 @@ class Decision:
 
 
 _KEYS = ("whole", "patterns", "cautious_patterns", "not_objection", "clause_breaks", "targets", "intents",
-         "cautious_intents", "acceptances")
-_CUE_KEYS = ("targets", "intents", "cautious_intents", "acceptances", "clause_breaks")
+         "cautious_intents", "acceptances", "deictic_targets", "deictic_patterns", "refusals")
+_CUE_KEYS = ("targets", "intents", "cautious_intents", "acceptances", "clause_breaks", "deictic_targets")
 
 
 def _compile(path: Path, key: str, sources: object) -> tuple[re.Pattern[str], ...]:
@@ -120,6 +129,9 @@ def load_rules(directory: Path, language: str) -> ObjectionRules:
         intents=compiled["intents"],
         cautious_intents=compiled["cautious_intents"],
         acceptances=compiled["acceptances"],
+        deictic_targets=compiled["deictic_targets"],
+        deictic_patterns=compiled["deictic_patterns"],
+        refusals=compiled["refusals"],
     )
 
 
@@ -146,13 +158,14 @@ class ObjectionDetector:
                 rules.append(self._rules[language])
         return rules
 
-    def check(self, text: str, language: str | None = None, semantic: bool = True) -> Decision:
+    def check(self, text: str, language: str | None = None, semantic: bool = True, cues: Cues = NO_CONTEXT) -> Decision:
         """`semantic=False` for fragments (partials, low-confidence text): the semantic signal
         mistakes a fragment such as "what about the AI" for a short objection. The signal is
-        multilingual, so it is asked at most once, after every language's rules."""
+        multilingual, so it is asked at most once, after every language's rules. `cues`: what the
+        moment lets the utterance mean (context.py)."""
         asked_for: str | None = None  # the language whose rules would ask the semantic signal
         for rules in self._rules_for(language):
-            decision, ask_semantic = self._rules_check(text, rules)
+            decision, ask_semantic = self._rules_check(text, rules, cues)
             if decision.objection:
                 return decision
             if ask_semantic and asked_for is None:
@@ -167,15 +180,28 @@ class ObjectionDetector:
     def screen(self, text: str) -> tuple[Decision, bool]:
         """The rules' decision in the session language, and whether the semantic signal would then
         be asked (a whole utterance naming a target that no rule matched); for evaluation."""
-        return self._rules_check(text, self._rules[self.session_language])
+        return self._rules_check(text, self._rules[self.session_language], NO_CONTEXT)
 
-    def _rules_check(self, text: str, rules: ObjectionRules) -> tuple[Decision, bool]:
+    def names_target(self, text: str, language: str | None = None) -> bool:
+        """Whether any clause names the assistant or the recording (no context counted)."""
+        return any(any(t.search(clause) for t in rules.targets)
+                   for rules in self._rules_for(language) for clause in _clauses(text, rules))
+
+    def _rules_check(self, text: str, rules: ObjectionRules, cues: Cues) -> tuple[Decision, bool]:
         whole = normalize(text)
         for pattern in rules.whole:
             if pattern.fullmatch(whole):
                 return Decision(True, rules.language, pattern.pattern), False
+        if cues.answering:
+            for pattern in rules.refusals:
+                if pattern.fullmatch(whole):
+                    return Decision(True, rules.language, f"answer: {pattern.pattern}"), False
         cautious = self.sensitivity == "cautious"
         patterns = rules.patterns + (rules.cautious_patterns if cautious else ())
+        targets = rules.targets
+        if cues.bot_just_spoke:
+            patterns += rules.deictic_patterns
+            targets += rules.deictic_targets
         intents = rules.intents + (rules.cautious_intents if cautious else ())
         names_target = False
         for clause in _clauses(text, rules):
@@ -184,7 +210,7 @@ class ObjectionDetector:
             for pattern in patterns:
                 if pattern.search(clause):
                     return Decision(True, rules.language, pattern.pattern), False
-            target = next((t for t in rules.targets if t.search(clause)), None)
+            target = next((t for t in targets if t.search(clause)), None)
             names_target = names_target or target is not None
             if target is None or any(a.search(clause) for a in rules.acceptances):
                 continue

@@ -140,7 +140,7 @@ class ConsentStage:
         p = self._known(participant)
 
         async def check() -> None:
-            event = await self.guard.check_text(p, text)
+            event = await self.guard.check_text(p, text, self._clock())
             if event is not None and event.action != "ask":
                 self._act(event)
             if self._objected() or (event is not None and event.source == "clinician_command"):

@@ -174,6 +174,17 @@ async def test_objection_during_a_pause_is_heard(call) -> None:
     assert audit["pauses"] and audit["objection"]["source"] == "speech"
 
 
+async def test_that_thing_right_after_the_announcement_means_the_assistant(call) -> None:
+    """Issue 17 item 3: "that thing" names nothing by itself, but said right after the assistant
+    announced itself, it is the assistant."""
+    c = call()
+    c.connector.add("p1", "Sam")
+    await c.admitted("p1")
+    await c.connector.say("p1", "Can you turn that thing off, please?")
+    audit = assert_nothing_kept(c, await c.result(), "thing")
+    assert audit["objection"]["source"] == "speech"
+
+
 async def test_objection_right_after_a_reconnect(call) -> None:
     c = call()
     c.connector.add("p1", "Sam")
