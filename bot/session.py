@@ -367,7 +367,7 @@ class SessionRunner:
             session_id=self.session_id,
             prompt=self._announcements.asr_prompt if self.settings.transcription.consent_prompt else None,
             on_partial=self.consent.partial, on_unsure=self.consent.unsure, on_lost=self.consent.lost,
-            on_missing=self._audio_missing,
+            on_missing=self._audio_missing, second_look=self._guard.deserves_second_look,
         )
         self._streams[p.id] = stream
         self._spawn(self._transcribe(stream, event))

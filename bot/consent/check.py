@@ -76,6 +76,7 @@ async def check_audio(
     stream = ParticipantStream(
         SPEAKER, engine, store_all(buffer), settings.vad, guard.language, time.monotonic,
         session_id=buffer.session_id, prompt=prompt, on_unsure=lambda _who, text, language, _start, end: check(text, language, end, complete=False),
+        second_look=guard.deserves_second_look,
     )
     buffer.subscribe(lambda segment: check(segment.text, segment.language, segment.end))
     await feed_recording(stream, audio, settings, realtime=False)

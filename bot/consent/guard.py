@@ -110,6 +110,11 @@ class ConsentGuard:
             return ConsentEvent("ask", participant, "speech", decision.language, decision.rule, utterance_end_s)
         return None
 
+    def deserves_second_look(self, text: str, language: str | None) -> bool:
+        """A final that names the assistant or the recording but that the rules do not take for an
+        objection gets a careful second hearing (issue 17 item 4); cheap, the rules only."""
+        return self.detector.names_target(text, language) and not self.detector.check(text, language, semantic=False).objection
+
     def _note_question(self, participant: Participant, text: str, language: str | None, at_s: float | None) -> None:
         """The clinician asking about the assistant makes a bare "no" from someone else an answer."""
         if participant.role == "clinician" and at_s is not None and _is_question(text) \

@@ -45,6 +45,12 @@ class Job:
     # Called (from the decoding thread) with the first pass's text when it is about to be decoded
     # again the careful way: ~1.5 s earlier than the careful text, for objection checks only.
     on_draft: Callable[[str], None] | None = None
+    # Decode the careful way outright (full window, beam CAREFUL_BEAM, temperature fallback): a second
+    # look at an utterance whose first hearing named the assistant but matched no objection.
+    careful: bool = False
+
+
+CAREFUL_BEAM = 5
 
 
 @dataclass(frozen=True)
@@ -168,9 +174,15 @@ class WhisperDecoder:
         return tokens + list(tokenizer.sot_sequence) + [tokenizer.no_timestamps]
 
     def decode(self, jobs: list[Job], beam_size: int = 1) -> list[Outcome]:
-        """Decode a batch; the window fits the longest job plus padding."""
+        """Decode a batch; the window fits the longest job plus padding. Second looks (`Job.careful`)
+        are decoded the careful way, one by one."""
         if self.settings.window_padding_s <= 0:
             return [self._careful(job, time.perf_counter(), beam_size) for job in jobs]
+        if any(job.careful for job in jobs):
+            quick = [job for job in jobs if not job.careful]
+            decoded = iter(self.decode(quick, beam_size) if quick else [])
+            return [self._careful(job, time.perf_counter(), CAREFUL_BEAM) if job.careful else next(decoded)
+                    for job in jobs]
         started = time.perf_counter()
         tokenizers = [self.tokenizer(job.language) for job in jobs]
         prompts = [self._prompt_tokens(t, job.prompt) for t, job in zip(tokenizers, jobs, strict=True)]

@@ -101,14 +101,15 @@ class TranscriptionEngine:
     async def transcribe(
         self, samples: np.ndarray, language: str, prompt: str | None = None, *,
         stream_id: str = "default", kind: Kind = "final", on_draft: Callable[[str], None] | None = None,
+        careful: bool = False,
     ) -> Outcome:
         """`on_draft(text)` runs on the event loop with a suspicious first pass's text before the
-        careful re-decode (see decoder.Job)."""
+        careful re-decode (see decoder.Job); `careful`: decode the careful way outright."""
         scheduler = self._ensure_dispatchers()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Outcome] = loop.create_future()
         draft = None if on_draft is None else (lambda text: loop.call_soon_threadsafe(on_draft, text))
-        job = Job(samples, self.language_for(language), prompt, draft)
+        job = Job(samples, self.language_for(language), prompt, draft, careful)
         submitted = time.monotonic()
         try:
             scheduler.submit(Request(stream_id, kind, job, future, submitted))

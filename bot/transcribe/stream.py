@@ -41,6 +41,7 @@ log = get_logger(__name__)
 PartialListener = Callable[[Participant, str, str, float, float], None]  # who, text, language, start, end
 LostListener = Callable[[Participant, float, float, str], None]  # who, start, end, why
 MissingListener = Callable[[Participant, float, float], None]  # who, start, end of audio that never arrived
+SecondLook = Callable[[str, str], bool]  # (text, language): does this final deserve a careful second hearing?
 # Loss shorter than this is part of a normal call (a few packets); longer means the participant's
 # audio stopped reaching the bot, and the note says so.
 AUDIO_MISSING_REPORT_S = 1.0
@@ -87,12 +88,14 @@ class ParticipantStream:
         on_unsure: PartialListener | None = None,
         on_lost: LostListener | None = None,
         on_missing: MissingListener | None = None,
+        second_look: SecondLook | None = None,
     ) -> None:
         self.participant = participant
         self._engine = engine
         self._on_final = on_final
         self._on_lost = on_lost
         self._on_missing = on_missing
+        self._second_look = second_look  # its text goes to on_unsure: checked, never kept
         # With an objection check attached, bursts under the VAD minimum are decoded for it too.
         self._segmenter = VadSegmenter(vad, keep_short=on_unsure is not None)
         self._resampler = Resampler(ASR_RATE)
@@ -185,7 +188,7 @@ class ParticipantStream:
         last = None if self._discarded else self._segmenter.flush()
         if last is not None:
             self._submit(last)
-        if self._pending:
+        while self._pending:  # a final may start a second look while we wait
             await asyncio.gather(*self._pending, return_exceptions=True)
 
     # -- finals --------------------------------------------------------------------
@@ -252,6 +255,8 @@ class ParticipantStream:
             unsure(outcome.unsure_text)
         if result is None or self._discarded:
             return
+        if self._second_look is not None and self._on_unsure is not None and self._second_look(result.text, result.language):
+            self._track(self._look_again(utterance, result.language))
         await self._on_final(Heard(
             self.participant, start=offset + utterance.start_s, end=offset + utterance.end_s,
             text=result.text, language=result.language, confidence=result.confidence,
@@ -265,6 +270,23 @@ class ParticipantStream:
             fallback=result.fallback,
         )
         metrics.speech_to_text(self.latencies_s[-1])
+
+    async def _look_again(self, utterance: Utterance, language: str) -> None:
+        """A second, careful hearing of an utterance that named the assistant but matched no objection:
+        a misheard word ("assistance", "the court in") can hide one. Checked, never stored."""
+        log.info("second_look", participant_id=self.participant.id, audio_s=round(utterance.end_s - utterance.start_s, 2))
+        try:
+            outcome = await self._engine.transcribe(utterance.samples, language, self._prompt, stream_id=self._stream_id,
+                                                    kind="final", careful=True)
+        except (QueueFull, asyncio.CancelledError):
+            return
+        except Exception as exc:  # noqa: BLE001 - the first hearing stands
+            log.error("asr_failed", participant_id=self.participant.id, error=type(exc).__name__, kind="second_look")
+            return
+        text = outcome.recognized.text if outcome.recognized is not None else outcome.unsure_text
+        if text and self._on_unsure is not None and not self._discarded:
+            offset = self._offset_s or 0.0
+            self._on_unsure(self.participant, text, language, offset + utterance.start_s, offset + utterance.end_s)
 
     def _lost(self, utterance: Utterance, reason: str) -> None:
         if self._on_lost is not None and not self._discarded:

@@ -198,3 +198,27 @@ async def test_one_batch_of_sessions_in_different_languages_is_decoded_not_faile
         if job.language == "en":  # (how well Spanish is heard is bench asr's to measure, not this test's)
             reference = next(c.reference for c in pool["en"] if c.samples is job.samples)
             assert word_error_rate(reference, text, "en") < 0.3, (reference, text)
+
+
+async def test_a_final_naming_the_assistant_without_an_objection_gets_a_careful_second_hearing(base_engine) -> None:
+    """Issue 17 item 4: a misheard word can hide an objection in an utterance that names the target;
+    such finals are heard again the careful way, for the objection check only (never stored)."""
+    from bot.audio.pcm import resample_pcm
+    from bot.audio.tts import render_speech
+    from bot.consent.guard import ConsentGuard
+
+    settings, engine = base_engine
+    guard = ConsentGuard(settings.consent, settings.paths.announcements_dir, "en")
+    looked_again: list[str] = []
+    buffer = TranscriptBuffer("second-look")
+    stream = ParticipantStream(
+        Participant("p1", "Sam"), engine, store_all(buffer), settings.vad, "en", time.monotonic, session_id="look",
+        on_unsure=lambda _who, text, *_: looked_again.append(text), second_look=guard.deserves_second_look,
+    )
+    pause = np.zeros(ASR_RATE, dtype=np.int16)
+    for sentence in ("We walked to the library after lunch.", "The recording of my lecture was very long."):
+        samples, rate = render_speech(sentence, "en-us", 150)
+        stream.push_pcm(np.concatenate([pause, resample_pcm(samples, rate, ASR_RATE), pause]))
+    await stream.finish()
+    assert len(buffer) == 2  # both kept as heard the first time
+    assert len(looked_again) == 1 and "lecture" in normalize(looked_again[0])  # only the one naming a target
