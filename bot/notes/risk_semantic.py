@@ -32,6 +32,7 @@ import numpy as np
 from bot.config import ConfigError
 from bot.notes.embedding import Embedder, TfidfEmbedder, embed_examples
 from bot.notes.text import sentences, tidy
+from bot.notes.unpunctuated import split as split_unpunctuated
 from bot.transcribe.segment import Segment
 
 RISK_SIMILARITY_THRESHOLD = 0.885
@@ -82,7 +83,9 @@ def load_examples(directory: Path, language: str) -> tuple[dict[str, list[str]],
 def segment_sentences(segment: Segment) -> list[str]:
     """The sentences of a segment worth checking, cut to what the embedder needs."""
     out = []
-    for sentence in sentences(tidy(segment.text)):
+    # a turn transcribed without punctuation is cut into its sentences first (bot.notes.unpunctuated): else
+    # only its first MAX_SENTENCE_WORDS words would be compared with the risk examples
+    for sentence in (s for piece in split_unpunctuated(tidy(segment.text)) for s in sentences(piece)):
         spoken = sentence.split()
         if len(spoken) >= MIN_SENTENCE_WORDS:
             out.append(" ".join(spoken[:MAX_SENTENCE_WORDS]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_FILLERS = re.compile(r"(?i)(?<![\w'-])(?:um+|uh+|uh-huh|mm+-?hmm+|hmm+|erm|er|ah|eh|mhm)(?![\w'-])[,.]?")
+_FILLERS = re.compile(r"(?i)(?<![\w'-])(?<!the )(?<!an )(?:um+|uh+|uh-huh|mm+-?hmm+|hmm+|erm|er|ah|eh|mhm)(?![\w'-])[,.]?")
 _STUTTER = re.compile(r"(?<![\w'])\w+-(?=\s)")  # "le- are you" → "are you"
 _REPEAT = re.compile(r"(?i)\b(\w+(?:'\w+)?)(?:\s*,?\s+\1\b)+")  # "i , i" → "i"
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?%)])")

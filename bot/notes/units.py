@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+from bot.notes.risk_semantic import MAX_SENTENCE_WORDS as RISK_SENTENCE_WORDS
+from bot.notes.unpunctuated import split as split_unpunctuated
 from bot.notes.text import STOPWORDS, content_words, is_question, sentences, tidy, words
 from bot.transcribe.segment import Segment
 
@@ -47,6 +49,10 @@ class Unit:
 
     @cached_property
     def embed_text(self) -> str:
+        if self.question is None and self.segment.role != "clinician":
+            # the very text the semantic risk signal embeds for this sentence: with risk flags consented,
+            # one embedding serves both
+            return " ".join(self.sentence.split()[:RISK_SENTENCE_WORDS])
         text = f"{self.question_text} {self.sentence}" if self.question else self.sentence
         text = _DISCOURSE.sub(" ", text)
         return " ".join(text.split()[:MAX_EMBED_WORDS])
@@ -66,7 +72,7 @@ def _is_acknowledgement(text: str) -> bool:
 def _statement_sentences(segment: Segment) -> list[str]:
     """Sentences of a segment with tag questions ("…, okay?") turned back into statements."""
     out = []
-    for sentence in sentences(tidy(segment.text)):
+    for sentence in (s for piece in split_unpunctuated(tidy(segment.text)) for s in sentences(piece)):
         untagged = _TAG_QUESTION.sub("", sentence)
         if untagged != sentence and untagged.strip(" ,"):
             sentence = untagged.rstrip(" ,") + "."
@@ -87,6 +93,7 @@ def build_units(segments: Sequence[Segment], language: str) -> list[Unit]:
             not kept and previous is not None and previous.role == "clinician" and segment.role != "clinician"
             and previous.participant_id != segment.participant_id
             and 0 < len(words(segment.text)) <= SHORT_ANSWER_WORDS and not _is_acknowledgement(segment.text)
+            and words(tidy(segment.text))  # "mm-hmm" is a filler, and no answer once tidied
         ):
             questions = [s for s in _statement_sentences(previous) if is_question(s)]
             if questions and len(content_words(questions[-1], lang)) >= 2:
