@@ -27,6 +27,7 @@ CONCEPTS: dict[str, dict[str, tuple[str, ...]]] = {
         "anxiety": ("anxious", "anxiety"),
         "depression": ("depressed", "depression", "depressive"),
         "alcohol": ("alcohol", "drink", "drank", "booze"),
+        "daily": ("daily", "a day", "per day", "every day", "each day"),  # "once a day" → "once daily"
     },
     "es": {
         "self_harm": ("suicida", "suicidas", "suicidio", "matarme", "matarse", "hacerme daño", "hacerse daño",
@@ -38,6 +39,43 @@ CONCEPTS: dict[str, dict[str, tuple[str, ...]]] = {
         "alcohol": ("alcohol", "beber", "bebo", "bebe", "bebí", "bebió"),
     },
 }
+
+
+# Written forms a note uses for what was said (bot/notes/written.py): digits for number words, dose
+# units abbreviated, and the spoken contractions expanded.
+_UNIT_KEYS = {"mg": "@mg", "milligram": "@mg", "milligrams": "@mg", "mcg": "@mcg", "microgram": "@mcg",
+              "micrograms": "@mcg", "ml": "@ml", "milliliter": "@ml", "milliliters": "@ml", "millilitre": "@ml",
+              "millilitres": "@ml", "kg": "@kg", "kilogram": "@kg", "kilograms": "@kg"}
+_ALIASES = {"gonna": ("going", "to"), "wanna": ("want", "to"), "gotta": ("got", "to"), "kinda": ("kind", "of")}
+_NEGATED_FORMS = {"won't": "will", "can't": "can", "shan't": "shall", "ain't": "is"}
+_IRREGULAR = {"took": "take", "taken": "take", "felt": "feel", "went": "go", "gone": "go", "had": "have",
+              "has": "have", "got": "get", "gotten": "get", "did": "do", "done": "do", "does": "do", "made": "make",
+              "slept": "sleep", "woke": "wake", "came": "come", "left": "leave", "told": "tell", "said": "say",
+              "thought": "think", "found": "find", "kept": "keep", "lost": "lose", "gave": "give", "given": "give",
+              "began": "begin", "ran": "run", "ate": "eat", "eaten": "eat", "drank": "drink", "fell": "fall",
+              "fallen": "fall", "heard": "hear", "knew": "know", "known": "know", "saw": "see", "seen": "see",
+              "wrote": "write", "written": "write", "broke": "break", "broken": "break", "hurt": "hurt",
+              "bought": "buy", "brought": "bring", "spent": "spend", "stood": "stand", "sat": "sit", "met": "meet",
+              "paid": "pay", "is": "be", "am": "be", "are": "be", "was": "be", "were": "be", "been": "be"}
+
+
+def number_keys(sequence: Sequence[str]) -> list[set[str]]:
+    """Per word: "#n" for a number said as digits or as words ("four", "4"; "forty five", "45")."""
+    from bot.notes.written import NUMBER_WORDS  # noqa: PLC0415 - written imports nothing from here; avoids a cycle
+
+    out: list[set[str]] = [set() for _ in sequence]
+    for i, word in enumerate(sequence):
+        if word.isdigit():
+            out[i].add(f"#{int(word)}")
+        elif word in NUMBER_WORDS and not out[i]:
+            following = sequence[i + 1] if i + 1 < len(sequence) else ""
+            if NUMBER_WORDS[word] >= 20 and NUMBER_WORDS[word] % 10 == 0 and NUMBER_WORDS.get(following, 10) < 10:
+                compound = f"#{NUMBER_WORDS[word] + NUMBER_WORDS[following]}"  # "forty five" is 45, not 40
+                out[i].add(compound)
+                out[i + 1].add(compound)
+            else:
+                out[i].add(f"#{NUMBER_WORDS[word]}")
+    return out
 
 
 def _double(stem: str) -> str:
@@ -75,7 +113,16 @@ def stem_es(word: str) -> str:
 def word_keys(word: str, language: str) -> set[str]:
     if language == "es":
         return {word, _ES_THIRD.get(word, word), stem_es(word)}
-    return {word, stem_en(word)}
+    out = {word, stem_en(word)}
+    if word.endswith("n't"):  # "didn't" said, "did not" written
+        base = _NEGATED_FORMS.get(word, word[:-3])
+        out |= {base, stem_en(base)}
+    if word in _IRREGULAR:  # "took" said, "taking" written
+        out.add(stem_en(_IRREGULAR[word]))
+    out |= set(_ALIASES.get(word, ()))
+    if word in _UNIT_KEYS:
+        out.add(_UNIT_KEYS[word])
+    return out
 
 
 def _phrases(language: str) -> list[tuple[str, tuple[str, ...]]]:
@@ -91,6 +138,9 @@ def _phrases(language: str) -> list[tuple[str, tuple[str, ...]]]:
 def keys(sequence: Sequence[str], language: str) -> list[set[str]]:
     """Per word of `sequence`: its keys, with `@concept` for every concept phrase it is part of."""
     result = [word_keys(w, language) for w in sequence]
+    if language != "es":
+        for i, numbers in enumerate(number_keys(sequence)):
+            result[i] |= numbers
     stems = [stem_en(w) if language != "es" else stem_es(w) for w in sequence]
     for concept, phrase in _phrases(language):
         wanted = [stem_en(w) if language != "es" else stem_es(w) for w in phrase]

@@ -11,8 +11,9 @@ sleeping"; only polarity tells them apart. Rules, for English and Spanish:
   Spanish doubles them ("no tengo ningún problema") and so does colloquial English.
 * A cue followed by a comma before any content word is an answer ("No, I sleep fine"): it
   negates nothing after the comma.
-* A bare negative answer ("No." "Not really." "Nunca.") negates the last question before it,
-  so "Any trouble sleeping?" + "No." supports "Client denies trouble sleeping".
+* A bare negative answer ("No." "Not really." "Nunca." "I have not." "Not that I know of.") negates
+  the last question before it, so "Any trouble sleeping?" + "No." supports "Client denies trouble
+  sleeping".
 
 Cue words are not content: they carry polarity, not a fact.
 """
@@ -35,6 +36,10 @@ _CUE_TAILS = {"no": frozenset({"longer", "more"}), "gave": frozenset({"up"}), "g
 _DEJAR = re.compile(r"^dej(?:o|é|ó|a|as|aste|amos|an|aron|ado|ar|ando|aba|aban)$")  # a cue only before "de"
 _NOT_CONTENT = frozenset({"anymore"})  # "I don't drink anymore": the negation says it already
 _ANSWER_WORDS = frozenset({"really", "at", "all", "way", "yet", "para", "todavía", "aún"})  # "not really", "no way"
+_ANSWER_SUBJECTS = frozenset({"i", "it", "we", "they", "i'm", "it's", "we're", "they're"})
+_ANSWER_AUXILIARIES = frozenset("have has had do does did am is are was were can will would".split())
+_ANSWER_HEDGES = (("that", "i", "know", "of"), ("that", "i've", "noticed"), ("that", "i", "can", "remember"),
+                  ("that", "i'm", "aware", "of"), ("that", "i", "remember"))  # "not that I know of"
 _BOUNDARY_WORDS = frozenset("""but because although though however whereas unless except which pero porque aunque sino
     excepto salvo mientras""".split())
 _CLAUSE = re.compile(r"([.!?;:\u201c\u201d\u00ab\u00bb\"()\[\]\n]+)")  # sentence marks, colons, quotes, brackets
@@ -56,6 +61,22 @@ def is_cue(word: str) -> bool:
     return word in CUES or word.endswith("n't")
 
 
+def is_bare_negative(scoped: list[Token], ignore: Collection[str] = frozenset()) -> bool:
+    """A clause that is only a negative answer: "No." "Not really." "I have not." "I don't." "Not that I know of."."""
+    i = 0
+    if scoped and not scoped[0].cue and scoped[0].word in _ANSWER_SUBJECTS:  # "I have not", "it hasn't"
+        i = 1
+        while i < min(len(scoped), 3) and not scoped[i].cue and scoped[i].word in _ANSWER_AUXILIARIES:
+            i += 1
+    rest = scoped[i:]
+    if not rest or not rest[0].cue:
+        return False
+    tail = [t.word for t in rest[1:]]
+    if i == 0 and any(tail == list(hedge[: len(tail)]) and len(tail) >= 2 for hedge in _ANSWER_HEDGES):
+        return True
+    return all(t.cue or t.word in _ANSWER_WORDS or t.word in ignore for t in rest)
+
+
 def _clause(text: str, ignore: Collection[str]) -> tuple[list[Token], bool]:
     """The clause's tokens, and whether it opens with a bare negative answer ("No," "Not really.")."""
     tokens: list[Token] = []
@@ -72,8 +93,7 @@ def _clause(text: str, ignore: Collection[str]) -> tuple[list[Token], bool]:
             negated = negated or cue
             tokens.append(Token(word, negated and not cue, cue or word in _NOT_CONTENT))
         scoped = tokens[start:]
-        bare = bool(scoped) and scoped[0].cue and all(t.cue or t.word in _ANSWER_WORDS or t.word in ignore
-                                                      for t in scoped)
+        bare = is_bare_negative(scoped, ignore)
         if bare and start == 0:
             answer = True  # only an opening "No" answers a question
         if bare and index + 1 < len(parts):
