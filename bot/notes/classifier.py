@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.notes.embedding import Embedder, TfidfEmbedder
+from bot.notes.embedding import Embedder, TfidfEmbedder, embed_examples
 from bot.notes.sections_model import CLASSES, LANGUAGES, TEMPLATES, LearnedSections
 from bot.notes.templates import Template
 
@@ -46,7 +46,9 @@ class SectionClassifier:
             if key not in self._cache:
                 labels = [i for i, s in enumerate(template.sections) for _ in s.examples]
                 labels += [-1] * len(template.ignore_examples)
-                vectors = self.embedder.embed(texts)
+                # a template's examples are configuration, not session content: their vectors come from the
+                # disk cache after the first process, which saves the first note of every process ~0.5 s
+                vectors = embed_examples(self.embedder, texts)
                 centre = vectors.mean(axis=0) if self.embedder.centre else np.zeros(vectors.shape[1], np.float32)
                 if self.embedder.centre:
                     vectors = _centred(vectors, centre)

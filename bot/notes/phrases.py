@@ -27,6 +27,11 @@ PHRASES: dict[str, dict[str, str]] = {
         "summary_other": "{who} said: \u201c{text}\u201d",
         "over_budget": "To stay within its time limit, the assistant did not sort {skipped} of {total} transcript "
                        "sentences into sections; they are only in the transcript.",
+        # clinician-style statements (bot/notes/restate.py): how the note names the client, and its frames
+        "noun_client": "the client", "noun_patient": "the patient",
+        "frame_reports": "{noun} reports {text}", "frame_denies": "{noun} denies {text}",
+        "frame_advised": "{noun} is advised to {text}", "frame_impression": "Impression: {text}",
+        "frame_concern": "Concern: {text}",
     },
     "es": {
         "not_discussed": "No se trató en esta sesión.",

@@ -1,7 +1,7 @@
 """Structured, extractive, evidence-first note generator (SOAP, DAP, BIRP, progress, …).
 
 This module assembles the note; each step lives in its own module: `bot.notes.units`
-(step 1), `bot.notes.embedding` and `bot.notes.classifier` (step 2), `bot.notes.condense`
+(step 1), `bot.notes.embedding` and `bot.notes.classifier` (step 2), `bot.notes.compose`
 (step 3), with `bot.notes.text` (tidying) and `bot.notes.phrases` (wording per language).
 
 Why extractive: a generative model is not practical on a 2-core CPU and invents details;
@@ -9,7 +9,8 @@ here every statement is built from what was said, by deterministic rules, and ci
 segments it rests on. The pipeline:
 
 1. **Units.** Each transcript segment is tidied (fillers such as "um" removed, repeated
-   words collapsed) and split into sentences. Questions and acknowledgements ("okay",
+   words collapsed) and split into sentences (a turn without punctuation first gets its
+   sentence marks back: `bot.notes.unpunctuated`). Questions and acknowledgements ("okay",
    "that's great") are findings of nothing and are dropped; what remains with at least
    two content words is a unit. A short answer ("no, not that I've noticed") is joined to
    the clinician question it answers, so it keeps its meaning and cites both segments.
@@ -24,13 +25,16 @@ segments it rests on. The pipeline:
    where it is confident — one matrix multiply over the same vectors and their neighbours —
    except for the classes it saw too few examples of; other templates stay on the anchors.
    Embedding costs ~0.65 ms a token on 2 cores, so a note embeds at most `max_embed_tokens`
-   at the end (a 60-minute session stays under 5 s); past that, the units a cheap lexical
+   at the end (with risk flags, the client's sentences are embedded once for both); past that, the units a cheap lexical
    score finds least like any section are left unsorted and the note's banner says how many.
    `prefetch` embeds the transcript while the session runs, so then nothing is left out.
-3. **Condensing.** Sentences are rewritten into the clinician's third person only where
-   a simple rule is faithful ("I have been sleeping better" → "Client reports: sleeping
-   better"); anything a rule cannot rewrite safely is quoted verbatim. Adjacent units of
-   one speaker in one section become one statement citing all their segments.
+3. **Composing.** English units become clinician-style statements (`bot.notes.restate`:
+   third person, one fact each, written forms, "I have been sleeping better" → "The client
+   has been sleeping better."), each checked against the segments it cites and quoted
+   verbatim where no rule is faithful or the check refuses it; statements of one fact are
+   merged; the most salient fill a word budget proportional to the transcript
+   (`bot.notes.salience`, `bot.notes.budget`). Other languages keep the earlier rewrite
+   (`bot.notes.condense`): adjacent units of one speaker become one statement.
 
 A section with nothing in it says so ("Not discussed in this session.") and never
 carries a default finding. Risk flags are added only with the `risk_flags` purpose, and
@@ -55,6 +59,12 @@ from bot.log import get_logger
 from bot.notes.base import DRAFT_BANNER, Evidence, Note, NoteGenerator, Section, SessionFacts, Statement
 from bot.notes.classifier import SectionClassifier, learned_columns, place
 from bot.notes.condense import Piece, condense, render_pieces
+from bot.notes.person import Referent
+from bot.notes.budget import NOTE_LENGTH_RATIO, note_budget
+from bot.notes.compose import Placed, drafts, legacy_sections, salience
+from bot.notes.compose import sections as compose_sections
+from bot.notes.salience import LearnedSalience, load_salience
+from bot.notes.statements import referent
 from bot.notes.embedding import E5Embedder, Embedder, TfidfEmbedder, default_embedder
 from bot.notes.phrases import PHRASES, phrases
 from bot.notes.risk import RiskFlagger
@@ -90,13 +100,6 @@ def _role_masked(spec: Template, unit: Unit, scores: np.ndarray) -> np.ndarray:
     return np.where(mask, scores, -1.0)
 
 
-@dataclass(frozen=True)
-class Placed:
-    unit: Unit
-    section: int
-    score: float
-
-
 class StructuredNoteGenerator:
     """Implements `NoteGenerator` for the templates in templates/ (soap, dap, birp, progress, …)."""
 
@@ -104,10 +107,20 @@ class StructuredNoteGenerator:
         self, risk_lexicons: Path = DEFAULT_RISK_DIR, templates_dir: Path = TEMPLATES_DIR,
         embedder: Embedder | None = None, max_embed_tokens: int | None = MAX_EMBED_TOKENS,
         template: str | None = None, learned_sections: bool | LearnedSections = True,
+        salience_model: bool | LearnedSalience = True, length_ratio: float | None = None,
+        clinician_style: bool = True,
     ) -> None:
         """`template`: the one a session will draft with, if known, so `prefetch` embeds its section examples too.
         `learned_sections`: the section model learned from clinicians' notes (`bot.notes.sections_model`;
-        progress template, English), True for the packaged one; False leaves every unit to the anchors."""
+        progress template, English), True for the packaged one; False leaves every unit to the anchors.
+        `salience_model`: which statements the note keeps first (`bot.notes.salience`), True for the packaged
+        one; False ranks them by their section score. `length_ratio`: the note's word budget as a share of the
+        transcript's words (`bot.notes.budget`); None for the one chosen with the salience model, math.inf to
+        keep every placed statement. `clinician_style=False`: the earlier drafting (quotes and "Client reports:"
+        rewrites of adjacent sentences, no length budget), kept for comparison in `sessionbot bench notes`."""
+        self._length_ratio = length_ratio
+        self._clinician_style = clinician_style
+        self._salience = load_salience() if salience_model is True else (salience_model or None)
         # the risk examples are compared with the same embedder as the sections, sharing prefetched vectors
         self._risk = RiskFlagger(risk_lexicons, embedder=lambda: self.classifier.embedder)
         self._max_embed_tokens = max_embed_tokens
@@ -148,6 +161,10 @@ class StructuredNoteGenerator:
         units = build_units(ordered, facts.language)
         flags = None
         try:
+            if "risk_flags" in purposes and self._risk.semantic is not None and self._risk.semantic.available:
+                # the risk signal embeds every sentence the client said anyway: embedded first, those vectors
+                # serve the client's units too, and the token budget goes to the clinician's
+                self._embed_into_cache(self._risk.semantic.texts(ordered))
             placed, skipped = self._classify(spec, units)
             if "risk_flags" in purposes:
                 with self._cache_lock:
@@ -155,7 +172,7 @@ class StructuredNoteGenerator:
                 flags = tuple(self._risk.flags(ordered, facts.language, cached))
         finally:
             self.forget()  # nothing derived from the transcript outlives the note
-        sections = [self._section(spec, k, placed, language) for k in range(len(spec.sections))]
+        sections = self._sections(spec, placed, language, ordered, len(units))
         if flags is not None:
             sections.insert(0, self._risk_section(flags, ordered, language))
         if "client_summary" in purposes:
@@ -183,6 +200,10 @@ class StructuredNoteGenerator:
         texts = [u.embed_text for u in build_units(ordered, language)]
         if self._risk.semantic is not None:
             texts += self._risk.semantic.texts(ordered)  # risk sentences too, should risk flags be consented
+        return self._embed_into_cache(texts)
+
+    def _embed_into_cache(self, texts: Sequence[str]) -> int:
+        """Embed the texts not yet cached and keep their vectors (memory only, until `forget`); how many."""
         with self._cache_lock:
             missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
         if not missing or not any(self.classifier.embedder.cost(missing)):
@@ -227,7 +248,7 @@ class StructuredNoteGenerator:
             decided = place(_role_masked(spec, unit, per_text[row]), float(ignore_per_text[row]), embedder,
                             None if learned is None else learned[j], columns)
             if decided is not None:
-                placed.append(Placed(unit, *decided))
+                placed.append(Placed(unit, *decided, vectors[row]))
         kept: list[Placed] = []
         for k, section in enumerate(spec.sections):
             candidates = sorted((p for p in placed if p.section == k), key=lambda p: -p.score)
@@ -263,38 +284,17 @@ class StructuredNoteGenerator:
                 spent += costs[i]
         return sorted(chosen)
 
-    def _who(self, segment: Segment, language: str) -> str:
-        p = phrases(language)
-        if segment.role in ("clinician", "client"):
-            return p[segment.role]
-        return f"{p['participant']} ({segment.display_name})"
-
-    def _section(self, spec: Template, k: int, placed: list[Placed], language: str) -> Section:
-        """Adjacent units of one speaker become one statement citing every segment they come from."""
-        section: TemplateSection = spec.sections[k]
-        groups: list[list[Placed]] = []
-        for p in (p for p in placed if p.section == k):
-            last = groups[-1][-1] if groups else None
-            if (last is not None and last.unit.order + 1 == p.unit.order and p.unit.question is None
-                    and last.unit.question is None
-                    and last.unit.segment.participant_id == p.unit.segment.participant_id):
-                groups[-1].append(p)
-            else:
-                groups.append([p])
-        statements = tuple(self._statement(group, language) for group in groups)
-        return Section(title=section.title, statements=statements, empty_text=phrases(language)["not_discussed"])
-
-    def _statement(self, group: list[Placed], language: str) -> Statement:
-        first = group[0].unit
-        who = self._who(first.segment, language)
-        evidence = tuple(dict.fromkeys(Evidence.of(s) for p in group for s in p.unit.segments))
-        if first.question is not None:
-            asked = who.lower() if first.segment.role else who
-            text = phrases(language)["answered"].format(question=first.question_text, who=asked, text=first.sentence)
-            return Statement(text, evidence)
-        rewrite_language = language if (first.segment.language or language) == language else "xx"
-        pieces = condense([p.unit.sentence for p in group], first.segment.role, rewrite_language)
-        return Statement(render_pieces(pieces, who, language), evidence)
+    def _sections(self, spec: Template, placed: list[Placed], language: str, segments: list[Segment],
+                  n_units: int) -> list[Section]:
+        if language != "en" or not self._clinician_style:
+            return legacy_sections(spec, placed, language)
+        person = referent(segments, language)
+        items = drafts(placed, language, person)
+        model = self._salience if self._salience is not None and self._salience.embedder == self.backend else None
+        ratio = self._length_ratio if self._length_ratio is not None else (
+            model.length_ratio if model is not None else NOTE_LENGTH_RATIO)
+        budget = note_budget(sum(len(s.text.split()) for s in segments), ratio)
+        return compose_sections(spec, items, salience(items, model, n_units), budget, language, person)
 
     def _risk_section(self, flags: tuple, ordered: list[Segment], language: str) -> Section:
         p = phrases(language)
