@@ -4,10 +4,12 @@ Figures, each with what it is compared against in the same run:
 
 * ROUGE-1/2/L F1 against the clinician-written notes of the ACI-BENCH validation split (20
   real doctor–patient dialogues; medical visits, so absolute scores are lower than for a
-  therapy-specific reference; nothing is tuned on it), for the structured generator with the
-  sections learned from the training split's notes and with the anchors alone, next to two
-  baselines computed on the same pairs: the simple generator (every utterance quoted) and a
-  lead extract (the dialogue's first words, as many as the learned-sections note has);
+  therapy-specific reference; nothing is tuned on it), for the structured generator as a call
+  drafts (clinician-style statements, sections and salience learned from the training split,
+  length budget), its earlier drafting (quotes and "Client reports:" rewrites, no budget) and
+  the anchors alone, next to two baselines computed on the same pairs: the simple generator
+  (every utterance quoted) and a lead extract (the dialogue's first words, as many as the note has);
+* the share of statements that are verbatim quotes (no faithful restatement was found);
 * section accuracy on the same validation visits against the alignment the model is trained on
   (`bot.notes.train_sections`): learned model, anchors, and the generator's combined rule;
 * the share of statements whose evidence points at real transcript segments (must be 1);
@@ -135,16 +137,28 @@ def _rouge(pairs: list[tuple[str, str]]) -> dict[str, float]:
     return {name: round(100 * value / max(len(pairs), 1), 2) for name, value in totals.items()}
 
 
+QUOTE_MARKS = re.compile(r"[\u201c\u00ab].*[\u201d\u00bb]")  # the generators' quotation: “…” or «…»
+
+
+def is_verbatim_quote(text: str) -> bool:
+    """A statement that quotes what was said instead of restating it (risk flags quote by design: not counted)."""
+    return bool(QUOTE_MARKS.search(text))
+
+
 def rouge_bench(template: str = "progress", directory: Path | None = None, split: str = "valid") -> dict[str, Any]:
-    """ROUGE of the structured generator with and without learned sections, `simple` and a lead extract;
-    evidence validity and support are for the learned-sections note (the one a call writes)."""
+    """ROUGE of the structured generator as a call drafts (clinician-style statements, learned sections and
+    salience, length budget), of its earlier drafting (quotes and "Client reports:" rewrites, no budget) and
+    with the anchors alone, next to `simple` and a lead extract; evidence validity, support and the share of
+    verbatim quotes are for the note a call writes."""
     pairs = load_pairs(directory, split)
     learned = StructuredNoteGenerator()
-    anchors = StructuredNoteGenerator(embedder=learned.classifier.embedder, learned_sections=False)
+    embedder = learned.classifier.embedder
+    earlier = StructuredNoteGenerator(embedder=embedder, clinician_style=False, salience_model=False)
+    anchors = StructuredNoteGenerator(embedder=embedder, learned_sections=False)
     simple = SimpleNoteGenerator()
-    outputs: dict[str, list[tuple[str, str]]] = {"structured_learned": [], "structured_anchors": [], "simple": [],
-                                                 "lead": []}
-    valid = statements = 0
+    outputs: dict[str, list[tuple[str, str]]] = {"structured": [], "structured_earlier": [], "structured_anchors": [],
+                                                 "simple": [], "lead": []}
+    valid = statements = quotes = earlier_quotes = earlier_statements = 0
     shares: list[float] = []
     words_out: list[int] = []
     for pair in pairs:
@@ -153,13 +167,18 @@ def rouge_bench(template: str = "progress", directory: Path | None = None, split
         note = learned.generate(segments, facts, template, frozenset({"notes"}))
         text = note_text(note)
         words_out.append(len(text.split()))
-        outputs["structured_learned"].append((pair.note, text))
+        outputs["structured"].append((pair.note, text))
+        before = earlier.generate(segments, facts, template, frozenset({"notes"}))
+        outputs["structured_earlier"].append((pair.note, note_text(before)))
         outputs["structured_anchors"].append(
             (pair.note, note_text(anchors.generate(segments, facts, template, frozenset({"notes"})))))
         outputs["simple"].append((pair.note, note_text(simple.generate(segments, facts, "simple"))))
         outputs["lead"].append((pair.note, lead_text(pair.dialogue, len(text.split()))))
         good, total = evidence_valid(note)
         valid, statements = valid + good, statements + total
+        quotes += sum(is_verbatim_quote(st.text) for section in note.sections for st in section.statements)
+        earlier_statements += sum(len(section.statements) for section in before.sections)
+        earlier_quotes += sum(is_verbatim_quote(st.text) for section in before.sections for st in section.statements)
         shares += support(note)
     return {
         "pairs": len(pairs),
@@ -171,6 +190,8 @@ def rouge_bench(template: str = "progress", directory: Path | None = None, split
         "note_words_mean": round(sum(words_out) / max(len(words_out), 1), 1),
         "reference_words_mean": round(sum(len(p.note.split()) for p in pairs) / max(len(pairs), 1), 1),
         "statements": statements,
+        "verbatim_quote_share": rate(quotes, statements),
+        "verbatim_quote_share_earlier": rate(earlier_quotes, earlier_statements),
         "evidence_valid_share": rate(valid, statements),
         "support_threshold": SUPPORT_THRESHOLD,
         "supported_share": rate(sum(s >= SUPPORT_THRESHOLD for s in shares), len(shares)),
