@@ -77,9 +77,13 @@ from bot.transcribe.segment import Segment
 log = get_logger(__name__)
 
 DEFAULT_RISK_DIR = RISK_DIR
-# ~2.4 s of embedding on 2 cores: with model load and anchors (~0.9 s), a 60-minute session stays
-# under 5 s even without `prefetch`; with it, nothing is left out and the note takes ~0.2 s.
+# What a note embeds at the end, the risk signal's sentences included: ~2.4 s on 2 cores (0.65 ms a
+# token), so with the model load and the cached anchors a 60-minute session stays near 3 s without
+# `prefetch`; with it, nothing is left out and the note takes well under a second. The risk signal
+# must read every sentence the client said; the units get what is left, never less than
+# MIN_UNIT_EMBED_TOKENS (the client's are already embedded by then, for the risk signal).
 MAX_EMBED_TOKENS = 3600
+MIN_UNIT_EMBED_TOKENS = 800
 
 __all__ = [  # the pipeline's parts live in their own modules; these names stay importable from here
     "MAX_EMBED_WORDS", "PHRASES", "SHORT_ANSWER_WORDS", "E5Embedder", "Embedder", "Piece", "SectionClassifier",
@@ -164,8 +168,10 @@ class StructuredNoteGenerator:
             if "risk_flags" in purposes and self._risk.semantic is not None and self._risk.semantic.available:
                 # the risk signal embeds every sentence the client said anyway: embedded first, those vectors
                 # serve the client's units too, and the token budget goes to the clinician's
-                self._embed_into_cache(self._risk.semantic.texts(ordered))
-            placed, skipped = self._classify(spec, units)
+                _, spent = self._embed_into_cache(self._risk.semantic.texts(ordered))
+            else:
+                spent = 0
+            placed, skipped = self._classify(spec, units, spent)
             if "risk_flags" in purposes:
                 with self._cache_lock:
                     cached = dict(self._vectors)
@@ -200,32 +206,35 @@ class StructuredNoteGenerator:
         texts = [u.embed_text for u in build_units(ordered, language)]
         if self._risk.semantic is not None:
             texts += self._risk.semantic.texts(ordered)  # risk sentences too, should risk flags be consented
-        return self._embed_into_cache(texts)
+        return self._embed_into_cache(texts)[0]
 
-    def _embed_into_cache(self, texts: Sequence[str]) -> int:
-        """Embed the texts not yet cached and keep their vectors (memory only, until `forget`); how many."""
+    def _embed_into_cache(self, texts: Sequence[str]) -> tuple[int, int]:
+        """Embed the texts not yet cached and keep their vectors (memory only, until `forget`): how many texts,
+        and how many tokens that cost."""
         with self._cache_lock:
             missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
-        if not missing or not any(self.classifier.embedder.cost(missing)):
-            return 0  # nothing to gain (a lexical embedder is free, and template-dependent)
+        tokens = sum(self.classifier.embedder.cost(missing)) if missing else 0
+        if not tokens:
+            return 0, 0  # nothing to gain (a lexical embedder is free, and template-dependent)
         vectors = self.classifier.embedder.embed(missing)
         with self._cache_lock:
             self._vectors.update(zip(missing, vectors, strict=True))
-        return len(missing)
+        return len(missing), tokens
 
     def forget(self) -> None:
         """Drop every prefetched vector (objection, purge, or the note is done)."""
         with self._cache_lock:
             self._vectors.clear()
 
-    def _classify(self, spec: Template, units: list[Unit]) -> tuple[list[Placed], int]:
-        """The units placed in sections, and how many were left unsorted for time."""
+    def _classify(self, spec: Template, units: list[Unit], spent: int = 0) -> tuple[list[Placed], int]:
+        """The units placed in sections, and how many were left unsorted for time. `spent`: tokens this note
+        has embedded already (the risk signal's sentences)."""
         if not units:
             return [], 0
         classifier = self.classifier
         embedder = classifier.embedder
         classifier.anchors(spec)  # first: a lexical embedder is fitted on the anchors
-        chosen = self._within_budget(spec, units)
+        chosen = self._within_budget(spec, units, spent)
         with self._cache_lock:
             cached = dict(self._vectors)
         texts = list(dict.fromkeys(units[i].embed_text for i in chosen))  # each distinct text embedded once
@@ -258,15 +267,19 @@ class StructuredNoteGenerator:
                  over_budget=skipped, placed=len(placed), kept=len(kept), learned_sections=learned is not None)
         return sorted(kept, key=lambda p: p.unit.order), skipped
 
-    def _within_budget(self, spec: Template, units: list[Unit]) -> list[int]:
+    def _within_budget(self, spec: Template, units: list[Unit], spent: int = 0) -> list[int]:
         """Indices of the units to embed. Embedding costs ~0.65 ms a token on 2 cores, so a long session
-        would blow the time budget: past `max_embed_tokens`, the units a cheap lexical classifier finds
-        least like any section (mostly chit-chat and narrative asides) are left out, deterministically."""
+        would blow the time budget: past `max_embed_tokens` (less what the note has `spent` already, down to
+        MIN_UNIT_EMBED_TOKENS), the units a cheap lexical classifier finds least like any section (mostly
+        chit-chat and narrative asides) are left out, deterministically."""
         with self._cache_lock:
             cached = set(self._vectors)
         costs = [0 if u.embed_text in cached else c
                  for u, c in zip(units, self.classifier.embedder.cost([u.embed_text for u in units]), strict=True)]
-        if self._max_embed_tokens is None or sum(costs) <= self._max_embed_tokens:
+        if self._max_embed_tokens is None:
+            return list(range(len(units)))
+        limit = max(min(MIN_UNIT_EMBED_TOKENS, self._max_embed_tokens), self._max_embed_tokens - spent)
+        if sum(costs) <= limit:
             return list(range(len(units)))
         if self._lexical is None:
             self._lexical = SectionClassifier(TfidfEmbedder())
@@ -277,11 +290,11 @@ class StructuredNoteGenerator:
             for i, unit in enumerate(units)
         ]
         chosen: list[int] = []
-        spent = 0
+        used = 0
         for i in sorted(range(len(units)), key=lambda i: (-priority[i], i)):
-            if spent + costs[i] <= self._max_embed_tokens:
+            if used + costs[i] <= limit:
                 chosen.append(i)
-                spent += costs[i]
+                used += costs[i]
         return sorted(chosen)
 
     def _sections(self, spec: Template, placed: list[Placed], language: str, segments: list[Segment],

@@ -269,3 +269,34 @@ def test_units_keep_the_segments_they_cite() -> None:
     [unit] = build_units(segments, "en")
     assert isinstance(unit, Unit) and [s.id for s in unit.segments] == ["S1", "S2"]
     assert shift("I love it", "client", CLIENT) == ("the client loves it", True)
+
+
+def test_with_risk_flags_a_clients_sentence_is_embedded_once_for_the_risk_signal_and_the_note() -> None:
+    from collections import Counter  # noqa: PLC0415
+
+    from tests.unit.test_notes_structured import _e5_or_skip  # noqa: PLC0415
+
+    base = _e5_or_skip()
+    embedded: Counter[str] = Counter()
+
+    class Counting:
+        name, min_similarity, margin, centre = base.name, base.min_similarity, base.margin, base.centre
+
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            embedded.update(texts)
+            return base.embed(texts)
+
+        def cost(self, texts):  # type: ignore[no-untyped-def]
+            return base.cost(texts)
+
+    segments = [seg(1, "clinician", "How have you been sleeping since our last session?"),
+                seg(2, "client", "I have been sleeping better, about six hours a night."),
+                seg(3, "client", "Work has been stressful and I argue with my sister a lot."),
+                seg(4, "clinician", "For homework, I'd like you to keep a sleep diary.")]
+    facts = SessionFacts("s", "2026-11-23T10:00:00+00:00", 60.0, "en", (
+        {"id": "p1", "display_name": "Dr. Lee", "role": "clinician"}, {"id": "p2", "display_name": "Sam", "role": "client"}))
+    note = StructuredNoteGenerator(embedder=Counting()).generate(  # type: ignore[arg-type]
+        segments, facts, "progress", frozenset({"notes", "risk_flags"}))
+    said = [t for t in embedded if any(t in s.text for s in segments)]
+    assert said and all(embedded[t] == 1 for t in said), embedded
+    assert note.risk_flags is not None
