@@ -66,6 +66,12 @@ class Referent:
         return self.subject == "they"
 
 
+CLINICIAN = Referent(noun="the clinician", subject="the clinician", object="the clinician",
+                     possessive="the clinician's", reflexive="themself", absolute="the clinician's")
+# Verbs after the client's "you" that can only mean the clinician ("you said", "you prescribed me").
+_CLINICIAN_DID = frozenset("""said told mentioned recommended prescribed gave wanted asked suggested ordered
+    explained referred""".split())
+
 REFERENTS = {
     None: Referent(),
     "male": Referent(subject="he", object="him", possessive="his", reflexive="himself", absolute="his"),
@@ -166,6 +172,7 @@ def shift(sentence: str, speaker: str, referent: Referent, mentioned: bool = Fal
     you/your is the client; their own "I" fails, "we" — the care team — stays)."""
     tokens = tokenize(sentence)
     state = _Shift(referent, mentioned)
+    clinician = _Shift(CLINICIAN, True)  # the clinician is named, never a pronoun: "they" could be anyone
     mine = _FIRST_SINGULAR if speaker == "client" else _SECOND
     foreign = (_SECOND | _FIRST_PLURAL) if speaker == "client" else _FIRST_SINGULAR
     out: list[str] = []
@@ -173,6 +180,25 @@ def shift(sentence: str, speaker: str, referent: Referent, mentioned: bool = Fal
     while i < len(tokens):
         token = tokens[i]
         low = token.lower()
+        following = tokens[i + 1].lower() if i + 1 < len(tokens) else ""
+        if speaker == "client" and low == "you" and following in _CLINICIAN_DID:  # "you said", "you prescribed"
+            out += CLINICIAN.noun.split()
+            i += 1
+            continue
+        if speaker == "clinician" and low in ("i", "i'm", "i've", "i'd", "i'll"):  # the clinician's own "I"
+            words = CLINICIAN.noun.split()
+            contraction = low.split("'")[1] if "'" in low else None
+            verb = clinician.verb(["'" + contraction, *tokens[i + 1:]], 0, False) if contraction else \
+                clinician.verb(tokens, i + 1, False)
+            if verb is None:
+                return None
+            out += words + verb[0]
+            i = i + verb[1] if contraction else verb[1]
+            continue
+        if speaker == "clinician" and low in ("me", "my"):
+            out += CLINICIAN.noun.split() if low == "me" else ["the", "clinician's"]
+            i += 1
+            continue
         if low in foreign:
             return None
         if low not in mine:

@@ -48,7 +48,7 @@ _TRAILING_TALK = re.compile(r"(?i)[,\s]+(?:like we (?:had )?(?:talked|discussed|
 
 _PLAN = re.compile(
     r"(?i)^(?:i|we)\s*(?:'ll|will|(?:'m|am|'re|are)\s+(?:also\s+|just\s+)*(?:gonna|going to)|(?:'d|would)\s+(?:also\s+)?"
-    r"like to|(?:also\s+|just\s+)*(?:want to|wanna|need to|should|can|plan to)|let's|let us)\s+"
+    r"like to|(?:also\s+|just\s+)*(?:want to|wanna|need to|should|plan to)|(?<=we)\s*can|let's|let us)\s+"
     r"(?:(?:also|just|go ahead and|then|definitely|probably|actually)\s+)*(.+)$|^(?:let's|let us)\s+"
     r"(?:(?:also|just|go ahead and|then)\s+)*(.+)$")
 # What a clinician says to steer the conversation, not what was done or decided.
@@ -230,8 +230,8 @@ DROPPED = Restated("", False)
 def _restate_clauses(s: str, clause: Callable[[str, Referent], Restated | None], speaker: str,
                      referent: Referent) -> list[Restated] | None:
     """The sentence with its opening phrase if a rule takes the rest ("for your diabetes, I'd like to increase
-    your metformin" → "For his diabetes, increase …"); else the whole sentence if a rule takes it; else its
-    clauses, each its own statement; else None."""
+    your metformin" → "For his diabetes, increase …"); else its clauses, each its own statement, if a rule
+    takes every one; else the whole sentence if a rule takes it; else None."""
     prefix = _PREFIX.match(s)
     if prefix:
         main = clause(prefix.group(2), referent)
@@ -240,20 +240,21 @@ def _restate_clauses(s: str, clause: Callable[[str, Referent], Restated | None],
             label, _, said = main.text.rpartition(": ") if ": " in main.text else ("", "", main.text)
             text = f"{lead}, {said[:1].lower()}{said[1:]}"
             return [Restated(_sentence(f"{label}: {text}" if label else text), main.mentioned)]
+    parts = [p for p in _CLAUSES.split(s) if p and p.strip()]
+    if len(parts) > 1:  # one fact per statement: "…, and I'd like to refer you" is a plan of its own
+        out: list[Restated] = []
+        for part in parts:
+            restated = clause(_clean(part), referent)
+            if restated is None:
+                break
+            if restated.text:
+                out.append(restated)
+        else:
+            return out
     whole = clause(s, referent)
     if whole is not None:
         return [whole] if whole.text else []
-    parts = [p for p in _CLAUSES.split(s) if p and p.strip()]
-    if len(parts) < 2:
-        return None
-    out: list[Restated] = []
-    for part in parts:
-        restated = clause(_clean(part), referent)
-        if restated is None:
-            return None
-        if restated.text:
-            out.append(restated)
-    return out
+    return None
 
 
 def restate(sentence: str, role: str | None, referent: Referent) -> list[Restated] | None:

@@ -29,6 +29,7 @@ _QUESTION_PAIRS = frozenset({
     ("how", "are"), ("how", "is"), ("how", "about"), ("how", "was"), ("how", "did"), ("how", "do"),
     ("what", "about"), ("what", "kind"), ("what", "is"), ("what", "are"), ("what", "was"), ("what", "did"),
     ("when", "did"), ("where", "is"), ("where", "did"), ("any", "other"), ("does", "that"), ("is", "that"),
+    ("have", "you"), ("are", "you"), ("any", "nausea"), ("any", "fever"), ("any", "pain"),
 })
 # A clause cannot start after these: "I think it's", "because I'm", "that you're".
 _BINDS = frozenset("""because cause that if when since which where as than like think know guess mean said
@@ -87,7 +88,10 @@ def split(text: str) -> list[str]:
     if not re.search(r"[.?!,]", text):
         text = _ANSWER.sub(r"\1, ", text)
     if not is_unpunctuated(text):
-        return [text]
+        if re.search(r"[.?!]", text):
+            return [text]
+        short = [_bare(t) for t in _WORD.findall(text)]
+        return [text + "?"] if short and _is_question(short) else [text]  # "okay so any nausea or fever"
     tokens = _WORD.findall(text)
     words = [_bare(t) for t in tokens]
     cuts = [0] + [i for i in range(1, len(tokens)) if _starts_clause(words, i)] + [len(tokens)]

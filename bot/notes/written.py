@@ -60,7 +60,7 @@ def _digits(match: re.Match[str]) -> str:
 def written(text: str) -> str:
     """`text` as a clinician writes it; what it says is unchanged."""
     text = _FILLER_PHRASES.sub(" ", text)
-    text = re.sub(r"(?i)\b(?:go ahead and|went ahead and|going to go ahead and|gonna go ahead and),?\s+", "", text)
+    text = re.sub(r"(?i)\b(?:go ahead and|went ahead and),?\s+", "", text)
     text = re.sub(r"(?i)\bgonna\b", "going to", text)
     text = re.sub(r"(?i)\bwanna\b", "want to", text)
     text = _NUMBER.sub(_digits, text)

@@ -60,6 +60,15 @@ def test_sentences_are_restated_in_the_clinicians_third_person(role: str, senten
     assert restated(sentence, role) == [expected]
 
 
+def test_the_clinician_is_named_and_never_mistaken_for_the_client() -> None:
+    assert restated("I don't see any fracture on the x-ray.", "clinician") == ["No fracture on the x-ray."]
+    assert restated("I recommended an ultrasound last time.", "clinician") == [
+        "The clinician recommended an ultrasound last time."]
+    assert restated("I know you said to cut back on salt.", "client") == [
+        "The client knows the clinician said to cut back on salt."]
+    assert restated("When you bend over, it hurts.", "client") is None  # a generic "you" is nobody
+
+
 def test_the_transcripts_own_word_for_the_client_and_a_stated_sex_are_used() -> None:
     assert restated("I actually had surgery about ten years ago on my lower back.", "client", PATIENT_HE) == [
         "The patient had surgery about 10 years ago on his lower back."]
@@ -97,7 +106,7 @@ def test_an_answer_that_says_more_than_yes_or_no_is_not_turned_into_one() -> Non
 @pytest.mark.parametrize("role, sentence", [
     ("client", "You should have my full list in your notes, though."),  # "you": whose?
     ("client", "So, over the weekend, we've been moving boxes up and down our basement stairs."),  # "we"
-    ("clinician", "I just wanted to check your last diabetic labs that we did on you."),  # the clinician's "I"
+    ("clinician", "I hurt myself skiing once too."),  # the clinician about themself
 ])
 def test_no_rule_no_restatement(role: str, sentence: str) -> None:
     assert restated(sentence, role) is None
@@ -189,6 +198,7 @@ def test_a_turn_without_punctuation_is_cut_into_sentences_without_changing_a_wor
     assert " ".join(p.rstrip(".?") for p in pieces).split() == turn.split()
     assert split("No, I sleep fine.") == ["No, I sleep fine."]  # punctuated: untouched
     assert split("no i had diarrhea last week") == ["no, i had diarrhea last week"]  # the answer's comma
+    assert split("okay so have you noticed any nausea") == ["okay so have you noticed any nausea?"]
 
 
 def test_a_negation_in_an_unpunctuated_turn_ends_with_its_clause_in_the_check() -> None:
