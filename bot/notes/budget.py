@@ -27,6 +27,7 @@ class Candidate:
     section: int
     order: int  # position in the transcript
     salience: float  # higher: more likely to be in a clinician's note
+    sequence: int = 0  # among the statements one unit became, in the order it said them
 
 
 def words_in(statement: Statement) -> int:
@@ -43,7 +44,7 @@ def note_budget(transcript_words: int, ratio: float | None = NOTE_LENGTH_RATIO, 
 def within_budget(candidates: Sequence[Candidate], budget: int | None) -> list[Candidate]:
     """The most salient candidates whose words fit `budget`, in transcript order (all of them without a budget)."""
     if budget is None:
-        return sorted(candidates, key=lambda c: (c.order, c.section))
+        return sorted(candidates, key=lambda c: (c.order, c.section, c.sequence))
     kept: list[Candidate] = []
     spent = 0
     for candidate in sorted(candidates, key=lambda c: (-c.salience, c.order)):
@@ -51,4 +52,4 @@ def within_budget(candidates: Sequence[Candidate], budget: int | None) -> list[C
         if spent + cost <= budget:
             kept.append(candidate)
             spent += cost
-    return sorted(kept, key=lambda c: (c.order, c.section))
+    return sorted(kept, key=lambda c: (c.order, c.section, c.sequence))

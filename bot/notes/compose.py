@@ -80,7 +80,8 @@ def sections(spec: Template, items: Sequence[Draft], scores: np.ndarray, budget:
     candidates: list[Candidate] = []
     for k in range(len(spec.sections)):
         mine = [(d, float(scores[i])) for i, d in enumerate(items) if d.section == k]
-        candidates += [Candidate(statement, k, order, s) for statement, order, s in merged(mine)]
+        candidates += [Candidate(statement, k, order, s, len(candidates) + j)
+                       for j, (statement, order, s) in enumerate(merged(mine))]
     kept = within_budget(candidates, budget)
     empty = phrases(language)["not_discussed"]
     return [Section(title=section.title, statements=pronouns([c.statement for c in kept if c.section == k], person),

@@ -240,6 +240,8 @@ def test_the_length_budget_keeps_the_most_salient_and_never_cuts_a_short_session
     items = [Candidate(Statement("word " * 10, e), 0, i, float(i)) for i in range(5)]
     kept = within_budget(items, 25)
     assert [c.order for c in kept] == [3, 4]
+    two_facts = [Candidate(Statement("second", e), 0, 7, 0.9, 1), Candidate(Statement("first", e), 0, 7, 0.1, 0)]
+    assert [c.statement.text for c in within_budget(two_facts, 25)] == ["first", "second"]  # as they were said
 
 
 def test_the_packaged_salience_model_is_the_one_its_provenance_describes() -> None:
