@@ -48,7 +48,6 @@ import re
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +58,6 @@ from bot.log import get_logger
 from bot.notes.base import DRAFT_BANNER, Evidence, Note, NoteGenerator, Section, SessionFacts, Statement
 from bot.notes.classifier import SectionClassifier, learned_columns, place
 from bot.notes.condense import Piece, condense, render_pieces
-from bot.notes.person import Referent
 from bot.notes.budget import NOTE_LENGTH_RATIO, note_budget
 from bot.notes.compose import Placed, drafts, legacy_sections, salience
 from bot.notes.compose import sections as compose_sections
@@ -69,7 +67,7 @@ from bot.notes.embedding import E5Embedder, Embedder, TfidfEmbedder, default_emb
 from bot.notes.phrases import PHRASES, phrases
 from bot.notes.risk import RiskFlagger
 from bot.notes.sections_model import LearnedSections, load_learned
-from bot.notes.templates import TEMPLATES_DIR, Template, TemplateSection, load_template
+from bot.notes.templates import TEMPLATES_DIR, Template, load_template
 from bot.notes.text import content_words, is_question, sentences, tidy, words
 from bot.notes.units import MAX_EMBED_WORDS, SHORT_ANSWER_WORDS, Unit, build_units
 from bot.transcribe.segment import Segment
