@@ -60,22 +60,47 @@ _IRREGULAR = {"took": "take", "taken": "take", "felt": "feel", "went": "go", "go
 
 
 def number_keys(sequence: Sequence[str]) -> list[set[str]]:
-    """Per word: "#n" for a number said as digits or as words ("four", "4"; "forty five", "45")."""
-    from bot.notes.written import NUMBER_WORDS  # noqa: PLC0415 - written imports nothing from here; avoids a cycle
+    """Per word: "#n" for a number said as digits or as words ("four", "4"; "forty five", "45"; "five hundred",
+    "500"). A number said in words is read whole: "forty five" is 45, never 40."""
+    from bot.notes.written import NUMBER_WORDS, number_value  # noqa: PLC0415 - written imports nothing from here
 
     out: list[set[str]] = [set() for _ in sequence]
-    for i, word in enumerate(sequence):
+    i = 0
+    while i < len(sequence):
+        word = sequence[i]
         if word.isdigit():
             out[i].add(f"#{int(word)}")
-        elif word in NUMBER_WORDS and not out[i]:
-            following = sequence[i + 1] if i + 1 < len(sequence) else ""
-            if NUMBER_WORDS[word] >= 20 and NUMBER_WORDS[word] % 10 == 0 and NUMBER_WORDS.get(following, 10) < 10:
-                compound = f"#{NUMBER_WORDS[word] + NUMBER_WORDS[following]}"  # "forty five" is 45, not 40
-                out[i].add(compound)
-                out[i + 1].add(compound)
-            else:
-                out[i].add(f"#{NUMBER_WORDS[word]}")
+            i += 1
+            continue
+        if word not in NUMBER_WORDS:
+            i += 1
+            continue
+        end = i + 1  # the longest run of number words (with "and" after "hundred") that reads as one number
+        while end < len(sequence) and (sequence[end] in NUMBER_WORDS or (
+                sequence[end] == "and" and sequence[end - 1] == "hundred" and end + 1 < len(sequence)
+                and sequence[end + 1] in NUMBER_WORDS)):
+            end += 1
+        while end > i + 1 and number_value(" ".join(sequence[i:end])) is None:
+            end -= 1
+        value = number_value(" ".join(sequence[i:end]))
+        if value is not None and (end - i == 1 or _one_number(sequence[i:end])):
+            for j in range(i, end):
+                out[j].add(f"#{value}")
+        else:
+            out[i].add(f"#{NUMBER_WORDS[word]}")
+            end = i + 1
+        i = end
     return out
+
+
+def _one_number(words: Sequence[str]) -> bool:
+    """"forty five", "five hundred twenty": one number; "two three" (a list) is not."""
+    from bot.notes.written import NUMBER_WORDS  # noqa: PLC0415
+
+    values = [NUMBER_WORDS[w] for w in words if w != "and"]
+    if "hundred" in words:
+        return values[0] < 10 and words[1] == "hundred"
+    return len(values) == 2 and values[0] >= 20 and values[0] % 10 == 0 and values[1] < 10
 
 
 def _double(stem: str) -> str:

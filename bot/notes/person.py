@@ -43,6 +43,7 @@ _PLURAL = {"am": "are", "'m": "are", "is": "are", "was": "were", "wasn't": "were
 _LY_VERBS = frozenset({"apply", "reply", "supply", "rely", "multiply", "bully", "tally", "rally"})
 _UNCHANGED = frozenset("""was wasn't did didn't can can't cannot could couldn't will won't would wouldn't should
     shouldn't might may must had hadn't 'll 'd""".split())
+_NOT_AFTER_I = frozenset({"are", "is", "has", "does", "were", "'re", "'s"})
 _AUXILIARIES = frozenset("""do don't did didn't does have haven't had are aren't were weren't was can can't could
     couldn't will won't would wouldn't should shouldn't might may must need needs""".split())
 _SUBJECT_BEFORE = frozenset("""and but so that if when because since or then as until while where which once after
@@ -181,6 +182,8 @@ def shift(sentence: str, speaker: str, referent: Referent, mentioned: bool = Fal
         token = tokens[i]
         low = token.lower()
         following = tokens[i + 1].lower() if i + 1 < len(tokens) else ""
+        if low == "i" and following in _NOT_AFTER_I:
+            return None  # "i are you still taking …": a restart, not a sentence to rewrite
         if speaker == "client" and low == "you" and following in _CLINICIAN_DID:  # "you said", "you prescribed"
             out += CLINICIAN.noun.split()
             i += 1

@@ -29,8 +29,11 @@ _QUESTION_PAIRS = frozenset({
     ("how", "are"), ("how", "is"), ("how", "about"), ("how", "was"), ("how", "did"), ("how", "do"),
     ("what", "about"), ("what", "kind"), ("what", "is"), ("what", "are"), ("what", "was"), ("what", "did"),
     ("when", "did"), ("where", "is"), ("where", "did"), ("any", "other"), ("does", "that"), ("is", "that"),
-    ("have", "you"), ("are", "you"), ("any", "nausea"), ("any", "fever"), ("any", "pain"),
+    ("any", "nausea"), ("any", "fever"), ("any", "pain"), ("has", "anyone"), ("has", "anybody"), ("is", "anyone"),
+    ("does", "anyone"), ("did", "anyone"), ("so", "what"), ("so", "how"),
 })
+_QUESTION_WORDS = frozenset({"what's", "how's", "where's", "who's", "when's", "why's"})
+_EXAM = frozenset({"exam", "examination"})
 # A clause cannot start after these: "I think it's", "because I'm", "that you're".
 _BINDS = frozenset("""because cause that if when since which where as than like think know guess mean said
     feel believe hope sure say says whether while until unless though although what how why who the a an to
@@ -59,8 +62,10 @@ def _starts_clause(words: list[str], i: int) -> bool:
     if word in _MARKERS:
         return True
     if word in _CONJUNCTIONS and (following in _SUBJECTS or (following, words[i + 2] if i + 2 < len(words) else "")
-                                  in _QUESTION_PAIRS):
+                                  in _QUESTION_PAIRS or _exam_at(words, i + 1)):
         return previous not in _CONJUNCTIONS
+    if _exam_at(words, i) and previous not in _CONJUNCTIONS:
+        return True  # a dictated examination: "… on your lung exam your lungs are clear"
     if previous in _CONJUNCTIONS or previous in _MARKERS:
         return False  # the clause starts at the conjunction before it
     if previous in _CONTINUES:
@@ -68,9 +73,15 @@ def _starts_clause(words: list[str], i: int) -> bool:
     return word in _CONTRACTED or (word, following) in _QUESTION_PAIRS
 
 
+def _exam_at(words: list[str], i: int) -> bool:
+    return i < len(words) and words[i] == "on" and any(w in _EXAM for w in words[i + 1:i + 5])
+
+
 def _is_question(words: list[str]) -> bool:
-    for j in range(min(len(words) - 1, 3)):  # past an opening "okay and …"
-        if (words[j], words[j + 1]) in _QUESTION_PAIRS:
+    for j in range(min(len(words), 3)):  # past an opening "okay and …"
+        if words[j] in _QUESTION_WORDS:
+            return True
+        if j + 1 < len(words) and (words[j], words[j + 1]) in _QUESTION_PAIRS:
             return True
         if words[j] not in _MARKERS | _CONJUNCTIONS:
             break

@@ -24,6 +24,7 @@ UNIT_ABBREVIATIONS: dict[str, str] = {
 # A number word is written as digits only where it counts something ("five pounds", "two weeks"):
 # "one of them", "no one" and "a couple of" stay as they are.
 _COUNTED = (r"(?:minutes?|hours?|days?|nights?|weeks?|months?|years?|times?|pounds?|kilos?|lbs|mg|mcg|ml|kg|"
+            r"milligrams?|micrograms?|milliliters?|millilitres?|kilograms?|units? of|"
             r"pills?|tablets?|capsules?|doses?|drinks?|cigarettes?|packs?|cups?|glasses?|beers?|units?|puffs?|"
             r"sessions?|visits?|episodes?|attacks?|panic attacks?|miles?|blocks?|steps?|stairs|flights?|hits?|"
             r"inches?|feet|centimeters?|millimeters?|percent|out of|or \w+|to \w+|-year-old|year-old|degrees?|"
@@ -31,8 +32,8 @@ _COUNTED = (r"(?:minutes?|hours?|days?|nights?|weeks?|months?|years?|times?|poun
 _TENS = r"(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
 _UNITS = r"(?:one|two|three|four|five|six|seven|eight|nine)"
 _NUMBER = re.compile(
-    rf"(?i)\b({_TENS}(?:[- ]{_UNITS})?|{_UNITS}|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|"
-    rf"eighteen|nineteen)\b(?=[\s-]+{_COUNTED}\b)")
+    rf"(?i)\b((?:{_UNITS} hundred(?: (?:and )?)?)?(?:{_TENS}(?:[- ]{_UNITS})?|{_UNITS}|ten|eleven|twelve|thirteen|"
+    rf"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen)|{_UNITS} hundred)\b(?=[\s-]+{_COUNTED}\b)")
 # "kind of" is a hedge except after a determiner ("what kind of pain"), where it is the noun.
 _RANGE_END = re.compile(rf"\b(\d+) to ({_TENS}(?:[- ]{_UNITS})?|{_UNITS}|ten|eleven|twelve|thirteen|fourteen|fifteen|"
                         rf"sixteen|seventeen|eighteen|nineteen)\b")
@@ -45,10 +46,13 @@ _LEADING = re.compile(r"(?i)^(?:(?:well|so|and|but|um|uh|oh|okay|ok|alright|all 
 
 
 def number_value(text: str) -> int | None:
-    """"forty-five" → 45, "ten" → 10; None for anything else."""
-    parts = re.split(r"[- ]", text.lower())
+    """"forty-five" → 45, "ten" → 10, "five hundred" → 500; None for anything else."""
+    parts = [p for p in re.split(r"[- ]", text.lower()) if p != "and"]
     if not parts or any(p not in NUMBER_WORDS for p in parts):
         return None
+    if len(parts) >= 2 and parts[1] == "hundred" and NUMBER_WORDS[parts[0]] < 10:
+        rest = parts[2:]
+        return NUMBER_WORDS[parts[0]] * 100 + sum(NUMBER_WORDS[p] for p in rest if p != "hundred")
     return sum(NUMBER_WORDS[p] for p in parts)
 
 
@@ -57,8 +61,12 @@ def _digits(match: re.Match[str]) -> str:
     return str(value) if value is not None else match.group(0)
 
 
+_REPEATED = re.compile(r"(?i)\b((?:[\w']+\s+){1,4}[\w']+)\s+\1\b")  # "i heard that i heard that" (a restart)
+
+
 def written(text: str) -> str:
     """`text` as a clinician writes it; what it says is unchanged."""
+    text = _REPEATED.sub(r"\1", text)
     text = _FILLER_PHRASES.sub(" ", text)
     text = re.sub(r"(?i)\b(?:go ahead and|went ahead and),?\s+", "", text)
     text = re.sub(r"(?i)\bgonna\b", "going to", text)

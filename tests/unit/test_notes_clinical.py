@@ -67,6 +67,7 @@ def test_the_clinician_is_named_and_never_mistaken_for_the_client() -> None:
     assert restated("I know you said to cut back on salt.", "client") == [
         "The client knows the clinician said to cut back on salt."]
     assert restated("When you bend over, it hurts.", "client") is None  # a generic "you" is nobody
+    assert restated("I are you still taking the metformin.", "clinician") is None  # a restart
 
 
 def test_the_transcripts_own_word_for_the_client_and_a_stated_sex_are_used() -> None:
@@ -130,6 +131,8 @@ def test_written_forms_keep_numbers_and_doses_exact() -> None:
     assert written("metformin 1,000 milligrams twice a day") == "metformin 1,000 mg twice daily"
     assert written("a 2 out of 6 murmur, you know") == "a 2/6 murmur"
     assert written("what kind of pain") == "what kind of pain"  # the noun, not the hedge
+    assert written("amoxicillin five hundred milligrams three times a day") == "amoxicillin 500 mg 3 times daily"
+    assert written("i heard that i heard that you are sick") == "i heard that you are sick"  # a restart
 
 
 # -- the evidence check reads legitimate rewrites, and still refuses flips and other numbers --------------
@@ -142,10 +145,12 @@ REWRITES = [
      ["i would like to increase your metformin to 1,000 milligrams twice a day."]),
     ("The patient is going to need a ride home.", ["you're gonna need a ride home."]),
     ("The patient did not get the booster.", ["no, i didn't get the booster."]),
+    ("Start amoxicillin 500 mg.", ["i'll start you on amoxicillin five hundred milligrams."]),
 ]
 REFUSED = [
     ("He has gained 6 pounds over the summer.", ["i have gained five pounds over the summer."]),
     ("The patient has been on it for 40 days.", ["i've been on it for forty five days."]),
+    ("Start amoxicillin 50 mg.", ["i'll start you on amoxicillin five hundred milligrams."]),
     ("The patient got the booster.", ["i didn't get the booster."]),
     ("The patient reports shortness of breath.", ["no shortness of breath"]),
     ("The patient denies chest pain.", ["Any chest pain?", "Yes, when I climb stairs."]),
@@ -199,6 +204,10 @@ def test_a_turn_without_punctuation_is_cut_into_sentences_without_changing_a_wor
     assert split("No, I sleep fine.") == ["No, I sleep fine."]  # punctuated: untouched
     assert split("no i had diarrhea last week") == ["no, i had diarrhea last week"]  # the answer's comma
     assert split("okay so have you noticed any nausea") == ["okay so have you noticed any nausea?"]
+    exam = split("on your neck exam there is no lymphadenopathy on your lung exam your lungs are clear "
+                 "and on your heart exam there is no murmur")
+    assert exam == ["on your neck exam there is no lymphadenopathy.", "on your lung exam your lungs are clear.",
+                    "and on your heart exam there is no murmur."]
 
 
 def test_a_negation_in_an_unpunctuated_turn_ends_with_its_clause_in_the_check() -> None:
