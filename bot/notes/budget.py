@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from bot.notes.base import Statement
 
 # Chosen on the training split (see `bot.notes.train_salience`); a short session is never cut.
-NOTE_LENGTH_RATIO = 0.33
+NOTE_LENGTH_RATIO = 0.31
 NOTE_MIN_WORDS = 250
 
 
