@@ -586,6 +586,9 @@ def bench_notes(config: Path | None, template: str, cpus: int, out: Path) -> Non
         if "error" not in sections else f"section accuracy: {sections['error']}", markup=False)
     console.print(f"statements {rouge['statements']}: evidence valid {rouge['evidence_valid_share']:.0%}, "
                   f"supported (≥{rouge['support_threshold']:.0%} of words in evidence) {rouge['supported_share']:.0%}")
+    if "verbatim_quote_share" in rouge:
+        console.print(f"verbatim quotes {rouge['verbatim_quote_share']:.1%} of statements "
+                      f"(earlier drafting, same run: {rouge['verbatim_quote_share_earlier']:.1%})")
     speed = results.get("speed", {})
     if "error" in speed:
         console.print(f"speed: {speed['error']}", markup=False)

