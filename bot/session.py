@@ -46,7 +46,7 @@ from bot.call.base import (
 from bot.config import Settings
 from bot.consent.announcements import Announcements, load_announcements
 from bot.consent.audit import Announced, AuditRecord, Objection, Pause, now_utc
-from bot.consent.guard import ConsentEvent, ConsentGuard
+from bot.consent.guard import ConsentEvent, ConsentGuard, rule_kind
 from bot.consent.record import write_objection_record
 from bot.consent.stage import ConsentStage
 from bot.consent.unsure import deliver_question
@@ -416,7 +416,7 @@ class SessionRunner:
         self._objection = Objection(
             participant_id=p.id, display_name=p.display_name, role=p.role, source=event.source,
             at_s=round(self.clock(), 2), at_utc=now_utc(), language=event.language,
-            utterance_end_s=event.utterance_end_s,
+            utterance_end_s=event.utterance_end_s, decided_by=rule_kind(event.rule),
         )
         self._connector.stop_speaking()
         self._acknowledgement = asyncio.ensure_future(self._acknowledge(decided))
@@ -430,7 +430,8 @@ class SessionRunner:
         if self._journal is not None:
             self._journal.delete()  # at once, not after the spoken acknowledgement
         latency = {"decision_s": round(self._objection.at_s - event.utterance_end_s, 2)} if event.utterance_end_s else {}
-        self._transition(State.OBJECTED, participant_id=p.id, source=event.source, segments_dropped=dropped, **latency)
+        self._transition(State.OBJECTED, participant_id=p.id, source=event.source, decided_by=self._objection.decided_by,
+                         segments_dropped=dropped, **latency)
         self.request_stop("objection")
 
     async def _acknowledge(self, decided: float) -> Delivery:

@@ -42,6 +42,8 @@ class Objection:
     at_utc: str
     language: str
     utterance_end_s: float | None = None  # spoken: end of the audio the objection was heard in
+    # Which kind of rule decided (whole, pattern, cue, context, answer, semantic): never the words.
+    decided_by: str | None = None
     acknowledgement_after_s: float | None = None  # decision → the acknowledgement's first frame sent
     acknowledgement_played_s: float | None = None
     acknowledgement_total_s: float | None = None

@@ -1,11 +1,12 @@
 """What was said just before an utterance, for judging it (issue 17 item 3).
 
 Right after the assistant has announced itself, "can you turn that thing off?" means the assistant:
-while the announcement plays and for `consent.context_s` after it, the language's deictic phrases
-("that thing", "eso", "ça", "quella cosa", "das Ding", "isso") count as naming it. And when the
+while the announcement plays and for `consent.context_s` after it, the language's deictic commands
+("turn that thing off", "apáguelo", "éteignez ça", "spegni quella cosa", "mach das aus", "desliga
+isso") are objections. Commands only, and in whole utterances only: "that thing" alone names nothing. And when the
 clinician has just asked about the assistant ("Are you OK with the assistant today?"), a short "no"
 or "not really" from someone else is an answer to that question: an objection. The rules for both
-are in announcements/<language>.toml ([objection] deictic_targets, deictic_patterns, refusals).
+are in announcements/<language>.toml ([objection] deictic_patterns, refusals).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from typing import Literal
 
 from bot.config import ConsentSettings
 from bot.consent.announcements import load_announcements
-from bot.consent.context import ConversationContext
+from bot.consent.context import NO_CONTEXT, ConversationContext
 from bot.consent.objection import ObjectionDetector
 from bot.consent.semantic import SemanticSignal, embedder_installed, example_files
 from bot.log import get_logger
@@ -100,8 +100,10 @@ class ConsentGuard:
         complete: bool = True,
     ) -> ConsentEvent | None:
         """`complete`: a final segment; False for a partial or low-confidence text (rules only)."""
-        decision = self.detector.check(text, language, semantic=complete,
-                                       cues=self.context.cues(participant, utterance_end_s))
+        # Context gives meaning to whole utterances only: a fragment or a doubtful hearing is too weak a
+        # basis for reading "that thing" as the assistant (a looped recording's garbled partials once did).
+        cues = self.context.cues(participant, utterance_end_s) if complete else NO_CONTEXT
+        decision = self.detector.check(text, language, semantic=complete, cues=cues)
         if complete and not decision.objection:
             self._note_question(participant, text, language, utterance_end_s)
         if decision.objection:
@@ -152,6 +154,16 @@ class ConsentGuard:
 
     async def warm_async(self) -> None:
         await asyncio.get_running_loop().run_in_executor(_CONSENT_THREAD, self.warm)
+
+
+def rule_kind(rule: str | None) -> str | None:
+    """A content-free name for the kind of rule that decided, for the audit record and the logs."""
+    if rule is None:
+        return None
+    for prefix, kind in (("semantic:", "semantic"), ("answer:", "answer"), ("cue:", "cue"), ("context:", "context")):
+        if rule.startswith(prefix):
+            return kind
+    return rule if rule in ("stop_command",) else "pattern"
 
 
 def _is_question(text: str) -> bool:

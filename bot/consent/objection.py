@@ -19,8 +19,7 @@ punctuation removed, accents kept), and then:
    "cautious" the `cautious_intents` count as intents too.
 
 5. context (bot/consent/context.py): while the assistant announces itself and shortly after,
-   `deictic_targets` ("that thing") count as targets and `deictic_patterns` ("turn it off")
-   as objections; when the clinician has just asked about the assistant, a whole utterance
+   `deictic_patterns` ("turn that thing off", "apáguelo", "éteignez ça") are objections; when the clinician has just asked about the assistant, a whole utterance
    matching `refusals` ("no", "not really") answers it: an objection.
 
 6. with sensitivity "cautious", a whole utterance (a final segment or a chat
@@ -73,7 +72,6 @@ class ObjectionRules:
     intents: tuple[re.Pattern[str], ...] = ()
     cautious_intents: tuple[re.Pattern[str], ...] = ()
     acceptances: tuple[re.Pattern[str], ...] = ()
-    deictic_targets: tuple[re.Pattern[str], ...] = ()
     deictic_patterns: tuple[re.Pattern[str], ...] = ()
     refusals: tuple[re.Pattern[str], ...] = ()
 
@@ -87,8 +85,8 @@ class Decision:
 
 
 _KEYS = ("whole", "patterns", "cautious_patterns", "not_objection", "clause_breaks", "targets", "intents",
-         "cautious_intents", "acceptances", "deictic_targets", "deictic_patterns", "refusals")
-_CUE_KEYS = ("targets", "intents", "cautious_intents", "acceptances", "clause_breaks", "deictic_targets")
+         "cautious_intents", "acceptances", "deictic_patterns", "refusals")
+_CUE_KEYS = ("targets", "intents", "cautious_intents", "acceptances", "clause_breaks")
 
 
 def _compile(path: Path, key: str, sources: object) -> tuple[re.Pattern[str], ...]:
@@ -129,7 +127,6 @@ def load_rules(directory: Path, language: str) -> ObjectionRules:
         intents=compiled["intents"],
         cautious_intents=compiled["cautious_intents"],
         acceptances=compiled["acceptances"],
-        deictic_targets=compiled["deictic_targets"],
         deictic_patterns=compiled["deictic_patterns"],
         refusals=compiled["refusals"],
     )
@@ -198,10 +195,6 @@ class ObjectionDetector:
                     return Decision(True, rules.language, f"answer: {pattern.pattern}"), False
         cautious = self.sensitivity == "cautious"
         patterns = rules.patterns + (rules.cautious_patterns if cautious else ())
-        targets = rules.targets
-        if cues.bot_just_spoke:
-            patterns += rules.deictic_patterns
-            targets += rules.deictic_targets
         intents = rules.intents + (rules.cautious_intents if cautious else ())
         names_target = False
         for clause in _clauses(text, rules):
@@ -210,7 +203,10 @@ class ObjectionDetector:
             for pattern in patterns:
                 if pattern.search(clause):
                     return Decision(True, rules.language, pattern.pattern), False
-            target = next((t for t in targets if t.search(clause)), None)
+            for pattern in rules.deictic_patterns if cues.bot_just_spoke else ():
+                if pattern.search(clause):
+                    return Decision(True, rules.language, f"context: {pattern.pattern}"), False
+            target = next((t for t in rules.targets if t.search(clause)), None)
             names_target = names_target or target is not None
             if target is None or any(a.search(clause) for a in rules.acceptances):
                 continue
