@@ -3,23 +3,28 @@
 `ScriptedConnector` is a fake CallConnector (named so wherever it is used):
 the test decides exactly when participants join, leave, type, press the
 leave button, lose the connection or come back. Everything else is real: each
-participant's voice is espeak-ng speech played through a real `SpeakerTrack`
+participant's voice is espeak-ng speech played through a `Microphone` track
 paced in real time into the session's real stream, VAD and faster-whisper;
-the bot's own speech goes out through another real `SpeakerTrack` read at
+the bot's own speech goes out through a real `SpeakerTrack` read at
 real-time pace, so what the audit says was played is what was sent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fractions
 import shutil
+import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import av
 import numpy as np
-from aiortc.mediastreams import MediaStreamError
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from bot.audio.outbound import SpeakerTrack
+from bot.audio.outbound import SAMPLES_PER_FRAME, SpeakerTrack
+from bot.audio.pcm import WEBRTC_RATE, resample_pcm
 from bot.audio.tts import render_speech
 from bot.call.base import (
     AudioTrackReceived,
@@ -59,13 +64,78 @@ def short_announcements(directory: Path) -> Path:
     return directory
 
 
+@dataclass
+class _Spoken:
+    start: int  # the sample (from the track's start) at which it was said
+    samples: np.ndarray  # 48 kHz
+    done: asyncio.Future[None]
+
+
+class Microphone(MediaStreamTrack):
+    """A participant's microphone: what is said starts at the moment it is said, on the track's own
+    real-time clock, however late the call reads it, as a remote sender's audio does. (A track that
+    handed speech to whichever frame was read next would move it later when a loaded machine reads
+    late, and the session would rightly judge it to have begun before the announcement ended.)"""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._start: float | None = None
+        self._pts = 0
+        self._spoken: list[_Spoken] = []
+
+    def say(self, samples: np.ndarray, rate: int) -> asyncio.Future[None]:
+        """Resolves once the last of it has been read by the call."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.readyState != "live":
+            done.set_result(None)
+            return done
+        now = 0 if self._start is None else int((time.monotonic() - self._start) * WEBRTC_RATE)
+        after = max((s.start + s.samples.size for s in self._spoken), default=0)  # one sentence after another
+        self._spoken.append(_Spoken(max(now, after), resample_pcm(samples, rate, WEBRTC_RATE), done))
+        return done
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        else:
+            self._pts += SAMPLES_PER_FRAME
+            wait = self._start + self._pts / WEBRTC_RATE - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        chunk = np.zeros(SAMPLES_PER_FRAME, dtype=np.int16)
+        for spoken in list(self._spoken):
+            lo, hi = max(self._pts, spoken.start), min(self._pts + SAMPLES_PER_FRAME, spoken.start + spoken.samples.size)
+            if lo < hi:
+                chunk[lo - self._pts : hi - self._pts] = spoken.samples[lo - spoken.start : hi - spoken.start]
+            if spoken.start + spoken.samples.size <= self._pts + SAMPLES_PER_FRAME:
+                self._spoken.remove(spoken)
+                if not spoken.done.done():
+                    spoken.done.set_result(None)
+        frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = WEBRTC_RATE
+        frame.pts = self._pts
+        frame.time_base = fractions.Fraction(1, WEBRTC_RATE)
+        return frame
+
+    def stop(self) -> None:
+        for spoken in self._spoken:
+            if not spoken.done.done():
+                spoken.done.set_result(None)
+        self._spoken.clear()
+        super().stop()
+
+
 class ScriptedConnector:
     """Fake connector (see the module docstring): scripted events, real audio paths."""
 
     def __init__(self) -> None:
         self._events: asyncio.Queue[CallEvent] = asyncio.Queue()
         self.speaker = SpeakerTrack()
-        self.mouths: dict[str, SpeakerTrack] = {}
+        self.mouths: dict[str, Microphone] = {}
         self.people: dict[str, Participant] = {}
         self.chat: list[str] = []
         self.asked: list[set[str]] = []
@@ -123,14 +193,14 @@ class ScriptedConnector:
 
     def connect_audio(self, pid: str) -> None:
         """A (new) audio track for this participant, as after joining or a reconnect."""
-        mouth = SpeakerTrack()
+        mouth = Microphone()
         self.mouths[pid] = mouth
         self._events.put_nowait(AudioTrackReceived(self.people[pid], mouth))
 
     async def say(self, pid: str, text: str) -> None:
         """Speak, and return once the last of it has been sent into the call."""
         samples, rate = render_speech(text, "en-us", 150)
-        await self.mouths[pid].play(samples, rate).done
+        await self.mouths[pid].say(samples, rate)
 
     def type(self, pid: str, text: str) -> None:
         self._events.put_nowait(TextReceived(self.people[pid], text))
