@@ -48,6 +48,9 @@ class Job:
     # Decode the careful way outright (full window, beam CAREFUL_BEAM, temperature fallback): a second
     # look at an utterance whose first hearing named the assistant but matched no objection.
     careful: bool = False
+    # A partial is best effort: when it looks doubtful it is dropped, never decoded again the slow way
+    # (a careful pass on the single decoder held the next final back by a second or more).
+    partial: bool = False
 
 
 CAREFUL_BEAM = 5
@@ -233,12 +236,15 @@ class WhisperDecoder:
         echo = is_prompt_echo(text, job.prompt)
         if result.no_speech_prob > s.no_speech_threshold and avg_logprob < s.log_prob_threshold:
             return Outcome(None, "prompt_echo") if echo else Outcome(None, "no_speech", text or None)
+        doubtful = (compression_ratio(text) > s.compression_ratio_threshold or avg_logprob < s.log_prob_threshold
+                    or repeats_itself(text))
+        if job.partial and (echo or doubtful):  # what it doubted is still checked for an objection
+            return Outcome(None, "prompt_echo") if echo else Outcome(None, "low_confidence", text or None)
         if echo:
             # Not dropped yet: speech this unclear gets the careful decode's second hearing,
             # which drops the echo again if that is all it hears. Never a draft: it was not said.
             return self._careful(job, time.perf_counter() - compute_s, beam_size)
-        if (compression_ratio(text) > s.compression_ratio_threshold or avg_logprob < s.log_prob_threshold
-                or repeats_itself(text)):
+        if doubtful:
             if job.on_draft is not None and text:
                 job.on_draft(text)
             return self._careful(job, time.perf_counter() - compute_s, beam_size)

@@ -109,7 +109,7 @@ class TranscriptionEngine:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Outcome] = loop.create_future()
         draft = None if on_draft is None else (lambda text: loop.call_soon_threadsafe(on_draft, text))
-        job = Job(samples, self.language_for(language), prompt, draft, careful)
+        job = Job(samples, self.language_for(language), prompt, draft, careful, partial=kind == "partial")
         submitted = time.monotonic()
         try:
             scheduler.submit(Request(stream_id, kind, job, future, submitted))

@@ -324,9 +324,9 @@ class ParticipantStream:
     async def _partial(self, samples: np.ndarray, start_s: float) -> None:
         try:
             language = await self._language_of(samples)
-            result = (await self._engine.transcribe(
-                samples, language, self._prompt, stream_id=self._stream_id, kind="partial"
-            )).recognized
+            outcome = await self._engine.transcribe(samples, language, self._prompt, stream_id=self._stream_id,
+                                                    kind="partial")
+            result = outcome.recognized
         except (QueueFull, asyncio.CancelledError):
             return
         except Exception as exc:  # noqa: BLE001
@@ -334,6 +334,10 @@ class ParticipantStream:
             return
         finally:
             self._partial_in_flight = False
+        if result is None and outcome.unsure_text and self._on_unsure is not None and not self._discarded:
+            offset = self._offset_s or 0.0  # a doubtful partial: not shown, but an objection in it counts
+            self._on_unsure(self.participant, outcome.unsure_text, language, offset + start_s,
+                            offset + start_s + samples.size / ASR_RATE)
         if result is not None and not self._discarded and self._on_partial is not None:
             offset = self._offset_s or 0.0
             self._on_partial(self.participant, result.text, result.language, offset + start_s,
