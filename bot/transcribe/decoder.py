@@ -8,8 +8,12 @@ encodes utterances that are ready at the same moment, from different streams,
 as one batch. On LJ Speech with base int8 that was 3.5x faster for a word
 error rate 1.09x the 30 s window's (README, Benchmarks).
 
-Anything suspicious (repetition, low confidence) is decoded again the slow,
-careful way: faster-whisper's own transcribe with its temperature fallback.
+Anything suspicious (repetition, low confidence) is heard again, cheapest first:
+a longer window with the careful beam (an utterance-sized window is what makes
+Whisper loop, "X. X. X…", and a window RETRY_PADDING_S longer seldom does), and
+only if that is still doubtful, faster-whisper's own transcribe with its 30 s
+window and temperature fallback. No pass may generate more tokens than the
+audio could hold (TOKENS_PER_SECOND), so a loop costs a third of what it did.
 Silence and noise are dropped using Whisper's own no-speech probability, and
 so is text that only repeats the prompt (Whisper's way of saying "I heard nothing
 clear" when primed: see `is_prompt_echo`).
@@ -23,7 +27,7 @@ import time
 import unicodedata
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import ctranslate2
 import numpy as np
@@ -35,6 +39,17 @@ from bot.config import TranscriptionSettings
 
 FULL_WINDOW_FRAMES = 3000  # 30 s of 10 ms mel frames
 MAX_NEW_TOKENS = 200
+# Fast speech is ~4 words a second and the multilingual vocabulary spends up to ~2.5 tokens on a
+# German or Portuguese word: 12 a second plus a margin leaves room for any real utterance, while a
+# decode that loops ("Uno me nacha … necesaria. Uno me nacha …", 4 s of Spanish, bench asr) stops
+# at the cap instead of running to MAX_NEW_TOKENS (1.1 s of a shared worker). Text that reaches the
+# cap is doubtful and heard again.
+TOKENS_PER_SECOND = 12
+TOKEN_MARGIN = 16
+# The second hearing's window: utterance + this much silence. On the looping Spanish utterance above,
+# padding of 1-3 s looped, 5-8 s did not; 8 s with beam 5 cost 0.4 s where the 30 s careful pass
+# cost 1.2 s (idle machine), for the same text.
+RETRY_PADDING_S = 8.0
 
 
 @dataclass(frozen=True)
@@ -131,7 +146,7 @@ def prompt_overlap(text: str, prompt: str | None) -> float:
 
 # An utterance-sized window can make Whisper say the utterance twice ("dal passo si sale … dal passo
 # si sale …", bench asr, Italian): too few words for the compression-ratio check to catch, so a text
-# whose end repeats the run of words just before it is decoded again the careful way.
+# whose end repeats the run of words just before it is heard again.
 REPEAT_MIN_WORDS = 4
 
 
@@ -186,6 +201,9 @@ class WhisperDecoder:
             decoded = iter(self.decode(quick, beam_size) if quick else [])
             return [self._careful(job, time.perf_counter(), CAREFUL_BEAM) if job.careful else next(decoded)
                     for job in jobs]
+        return self._decode_windowed(jobs, beam_size, self.settings.window_padding_s, retry=True)
+
+    def _decode_windowed(self, jobs: list[Job], beam_size: int, padding_s: float, retry: bool) -> list[Outcome]:
         started = time.perf_counter()
         tokenizers = [self.tokenizer(job.language) for job in jobs]
         prompts = [self._prompt_tokens(t, job.prompt) for t, job in zip(tokenizers, jobs, strict=True)]
@@ -198,25 +216,24 @@ class WhisperDecoder:
         results: list[ctranslate2.models.WhisperGenerationResult | None] = [None] * len(jobs)
         for indices in groups.values():
             generated = self._generate([jobs[i] for i in indices], [prompts[i] for i in indices],
-                                       tokenizers[indices[0]], beam_size)
+                                       tokenizers[indices[0]], beam_size, padding_s)
             for index, result in zip(indices, generated, strict=True):
                 results[index] = result
         elapsed = (time.perf_counter() - started) / len(jobs)
-        return [self._judge(job, tokenizer, result, elapsed, beam_size)  # type: ignore[arg-type]
+        return [self._judge(job, tokenizer, result, elapsed, beam_size, retry)  # type: ignore[arg-type]
                 for job, tokenizer, result in zip(jobs, tokenizers, results, strict=True)]
 
     def _generate(self, jobs: list[Job], prompts: list[list[int]], tokenizer: Tokenizer,
-                  beam_size: int) -> list[ctranslate2.models.WhisperGenerationResult]:
+                  beam_size: int, padding_s: float) -> list[ctranslate2.models.WhisperGenerationResult]:
         features = [self.model.feature_extractor(pcm_to_float(job.samples)) for job in jobs]
-        padding = int(self.settings.window_padding_s * 100)
-        window = min(FULL_WINDOW_FRAMES, max(f.shape[-1] for f in features) + padding)
+        window = min(FULL_WINDOW_FRAMES, max(f.shape[-1] for f in features) + int(padding_s * 100))
         window += window % 2  # the encoder's stride-2 convolution
         batch = np.zeros((len(jobs), features[0].shape[0], window), dtype=np.float32)
         for index, feature in enumerate(features):
             batch[index, :, : min(feature.shape[-1], window)] = feature[:, :window]
         encoded = self.model.model.encode(ctranslate2.StorageView.from_array(batch), to_cpu=False)
         return self.model.model.generate(
-            encoded, prompts, beam_size=beam_size, max_length=MAX_NEW_TOKENS + max(map(len, prompts)),
+            encoded, prompts, beam_size=beam_size, max_length=max_new_tokens(jobs) + max(map(len, prompts)),
             return_scores=True, return_no_speech_prob=True, suppress_blank=True,
             suppress_tokens=self._suppressed(tokenizer), no_repeat_ngram_size=0,
         )
@@ -228,7 +245,7 @@ class WhisperDecoder:
         return sorted(tokens)
 
     def _judge(self, job: Job, tokenizer: Tokenizer, result: ctranslate2.models.WhisperGenerationResult,
-               compute_s: float, beam_size: int) -> Outcome:
+               compute_s: float, beam_size: int, retry: bool) -> Outcome:
         s = self.settings
         tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
@@ -237,20 +254,31 @@ class WhisperDecoder:
         if result.no_speech_prob > s.no_speech_threshold and avg_logprob < s.log_prob_threshold:
             return Outcome(None, "prompt_echo") if echo else Outcome(None, "no_speech", text or None)
         doubtful = (compression_ratio(text) > s.compression_ratio_threshold or avg_logprob < s.log_prob_threshold
-                    or repeats_itself(text))
+                    or repeats_itself(text) or len(tokens) >= max_new_tokens([job]))
         if job.partial and (echo or doubtful):  # what it doubted is still checked for an objection
             return Outcome(None, "prompt_echo") if echo else Outcome(None, "low_confidence", text or None)
+        started = time.perf_counter() - compute_s
         if echo:
-            # Not dropped yet: speech this unclear gets the careful decode's second hearing,
-            # which drops the echo again if that is all it hears. Never a draft: it was not said.
-            return self._careful(job, time.perf_counter() - compute_s, beam_size)
+            # Not dropped yet: speech this unclear gets a second hearing, which drops the echo
+            # again if that is all it hears. Never a draft: it was not said.
+            return self._hear_again(job, started, beam_size, retry)
         if doubtful:
             if job.on_draft is not None and text:
                 job.on_draft(text)
-            return self._careful(job, time.perf_counter() - compute_s, beam_size)
+            return self._hear_again(job, started, beam_size, retry)
         if not text:
             return Outcome(None, "empty")
-        return Outcome(Recognized(text, job.language, math.exp(avg_logprob), compute_s))
+        return Outcome(Recognized(text, job.language, math.exp(avg_logprob), compute_s, fallback=not retry))
+
+    def _hear_again(self, job: Job, started: float, beam_size: int, retry: bool) -> Outcome:
+        """The longer window first; the 30 s careful pass only if that is doubtful too."""
+        if not retry:
+            return self._careful(job, started, beam_size)
+        again = replace(job, on_draft=None)  # the first pass's text was the draft
+        [outcome] = self._decode_windowed([again], max(beam_size, CAREFUL_BEAM), RETRY_PADDING_S, retry=False)
+        if outcome.recognized is not None:
+            return Outcome(replace(outcome.recognized, compute_s=time.perf_counter() - started))
+        return outcome
 
     def _careful(self, job: Job, started: float, beam_size: int) -> Outcome:
         """faster-whisper's full-window decode with temperature fallback, then the same filters."""
@@ -283,6 +311,11 @@ class WhisperDecoder:
             return Outcome(None, reason or "empty", " ".join(t for t in unsure if t) or None)
         return Outcome(Recognized(" ".join(kept), info.language, float(np.mean(probabilities)),
                                   time.perf_counter() - started, fallback=True))
+
+
+def max_new_tokens(jobs: list[Job]) -> int:
+    longest = max(job.samples.size for job in jobs) / ASR_RATE
+    return min(MAX_NEW_TOKENS, int(TOKENS_PER_SECOND * longest) + TOKEN_MARGIN)
 
 
 def audio_seconds(samples: np.ndarray) -> float:
