@@ -143,7 +143,10 @@ class TranscriptionSettings(_Section):
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto uses CUDA when CTranslate2 sees a GPU.")
     compute_type: str = Field("int8", description="CTranslate2 compute type on CPU (int8_float16 on CUDA).")
     cpu_threads: int = Field(1, ge=1, le=64, description="Intra-op threads per decode (1 is best on small CPUs).")
-    num_workers: int = Field(1, ge=1, le=16, description="Batches that may decode at once (model replicas).")
+    num_workers: int = Field(
+        2, ge=1, le=16, description="Batches that may decode at once (model replicas, one thread each by default). "
+        "Two use both cores of a small machine: 12 two-party sessions went from p95 2.61 s to 1.74 s (bench asr).",
+    )
     beam_size: int = Field(
         1, ge=1, le=10, description="Beam size for final text (1 = greedy); partials are always greedy. Under load "
         "finals fall back to greedy (transcription.greedy_when_waiting).",

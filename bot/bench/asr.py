@@ -204,6 +204,7 @@ async def run_asr_bench(settings: Settings, plan: AsrBenchPlan, report: Callable
     results: dict[str, Any] = {
         "model": settings.transcription.model, "beam_size": settings.transcription.beam_size,
         "greedy_when_waiting": settings.transcription.greedy_when_waiting, "cpu_count": os.cpu_count(),
+        "num_workers": settings.transcription.num_workers,
         "workload": {"seconds_per_level": seconds, "lockstep_worst_case": plan.lockstep, "seed": plan.seed,
                      "pauses_s": list(PAUSE_RANGE_S), "languages": {k: len(v) for k, v in pool.items()}},
     }

@@ -135,7 +135,8 @@ def asr(results: Results) -> str:
         if workload["lockstep_worst_case"] else "different recordings per session, staggered starts"
     return "\n\n".join([
         f"Model `{results['model']}`, finals at beam {results['beam_size']} (greedy with "
-        f"{results['greedy_when_waiting']} or more waiting), {results.get('cpu_count', '?')} CPUs; "
+        f"{results['greedy_when_waiting']} or more waiting), {results.get('num_workers', 1)} decoder worker(s), "
+        f"{results.get('cpu_count', '?')} CPUs; "
         f"{workload['seconds_per_level']:.0f} s per level, {kind}, pauses {workload['pauses_s'][0]}–"
         f"{workload['pauses_s'][1]} s (seed {workload['seed']}).",
         table(header, rows),

@@ -127,16 +127,25 @@ async def test_partials_of_a_long_utterance_cover_only_the_recent_window(speech_
 
 
 async def test_partials_wait_for_an_idle_decoder(speech_dir) -> None:
-    """A partial is best effort: while the decoder is busy, none is started, so finals never queue behind one."""
+    """A partial is best effort: while every decoder worker is busy, none is started, so finals never
+    queue behind one."""
     from bot.config import load_settings
 
     settings = load_settings(None, {"transcription.model": "tiny.en"})
     engine = TranscriptionEngine(settings.transcription, settings.paths.cache_dir)
     speech = np.concatenate([c for c, _ in load_clips()[:2]])
     assert engine.has_idle_worker()
-    busy = asyncio.ensure_future(engine.transcribe(speech, "en", stream_id="other"))
-    while engine.has_idle_worker():
-        await asyncio.sleep(0.001)
+
+    async def occupy(workers: int) -> None:  # one by one: submitted together, they would share one batch
+        while engine._busy_workers < workers:
+            await asyncio.sleep(0.001)
+
+    jobs = []
+    for n in range(settings.transcription.num_workers):
+        jobs.append(asyncio.ensure_future(engine.transcribe(speech, "en", stream_id=f"other{n}")))
+        await asyncio.wait_for(occupy(n + 1), 30)
+    assert not engine.has_idle_worker()
+    busy = asyncio.gather(*jobs)
     seen: list[str] = []
     buffer = TranscriptBuffer("idle")
     stream = ParticipantStream(
