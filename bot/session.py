@@ -458,15 +458,16 @@ class SessionRunner:
             delivery = await self._connector.speak(samples, rate, to={participant.id})
             if self._objection is not None or self.state not in (State.ANNOUNCING, State.LISTENING, State.PAUSED):
                 return
+            finished_s = self.clock()  # one instant for the audit and the admission: the note's gap ends there
             self.audit.announced.append(Announced(
-                participant.id, participant.display_name, participant.role, kind, round(self.clock(), 2), now_utc(),
+                participant.id, participant.display_name, participant.role, kind, round(finished_s, 2), now_utc(),
                 played_s=round(delivery.played_s, 2), total_s=round(delivery.total_s, 2),
                 complete=delivery.complete, chat_posted=bool(posted),
             ))
             log.info("announcement_played", participant_id=participant.id, kind=kind, complete=delivery.complete,
                      played_s=round(delivery.played_s, 1), audio_s=round(delivery.total_s, 1), attempt=attempt)
             if delivery.complete:
-                self.consent.admissions.announced(participant.id, self.clock())
+                self.consent.admissions.announced(participant.id, finished_s)
                 self._progress("announced", {"participant": participant, "kind": kind})
                 if self.state == State.ANNOUNCING:
                     self._transition(State.LISTENING)
