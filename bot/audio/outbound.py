@@ -39,19 +39,47 @@ class Playback:
             self.done.set_result(self.delivery)
 
 
-class SpeakerTrack(MediaStreamTrack):
-    """48 kHz mono, 20 ms frames paced in real time. `play()` queues speech and
-    resolves, with its Delivery, when its last frame has been handed to the
-    encoder, or when it was interrupted or the track stopped."""
+class PacedAudioTrack(MediaStreamTrack):
+    """48 kHz mono, 20 ms frames paced on the track's own real-time clock (started by the first
+    read), as a live sender's are. Subclasses say what a frame holds: `_next_chunk()` is called
+    with `_pts` already at the frame's first sample."""
 
     kind = "audio"
 
     def __init__(self) -> None:
         super().__init__()
-        self._queue: deque[Playback] = deque()
-        self._current: Playback | None = None
         self._pts = 0
         self._start: float | None = None
+
+    def _next_chunk(self) -> np.ndarray:
+        raise NotImplementedError
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        else:
+            self._pts += SAMPLES_PER_FRAME
+            wait = self._start + self._pts / WEBRTC_RATE - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        frame = av.AudioFrame.from_ndarray(self._next_chunk().reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = WEBRTC_RATE
+        frame.pts = self._pts
+        frame.time_base = fractions.Fraction(1, WEBRTC_RATE)
+        return frame
+
+
+class SpeakerTrack(PacedAudioTrack):
+    """Plays queued speech, silent otherwise. `play()` queues speech and resolves, with its
+    Delivery, when its last frame has been handed to the encoder, or when it was interrupted or
+    the track stopped."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._queue: deque[Playback] = deque()
+        self._current: Playback | None = None
 
     def play(self, samples: np.ndarray, rate: int) -> Playback:
         done: asyncio.Future[Delivery] = asyncio.get_running_loop().create_future()
@@ -93,22 +121,6 @@ class SpeakerTrack(MediaStreamTrack):
                 piece.settle()
                 self._current = None
         return out
-
-    async def recv(self) -> av.AudioFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
-        if self._start is None:
-            self._start = time.monotonic()
-        else:
-            self._pts += SAMPLES_PER_FRAME
-            wait = self._start + self._pts / WEBRTC_RATE - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-        frame = av.AudioFrame.from_ndarray(self._next_chunk().reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = WEBRTC_RATE
-        frame.pts = self._pts
-        frame.time_base = fractions.Fraction(1, WEBRTC_RATE)
-        return frame
 
     def stop(self) -> None:
         self.interrupt()

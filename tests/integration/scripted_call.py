@@ -12,18 +12,16 @@ real-time pace, so what the audit says was played is what was sent.
 from __future__ import annotations
 
 import asyncio
-import fractions
 import shutil
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import numpy as np
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
 
-from bot.audio.outbound import SAMPLES_PER_FRAME, SpeakerTrack
+from bot.audio.outbound import SAMPLES_PER_FRAME, PacedAudioTrack, SpeakerTrack
 from bot.audio.pcm import WEBRTC_RATE, resample_pcm
 from bot.audio.tts import render_speech
 from bot.call.base import (
@@ -71,18 +69,14 @@ class _Spoken:
     done: asyncio.Future[None]
 
 
-class Microphone(MediaStreamTrack):
+class Microphone(PacedAudioTrack):
     """A participant's microphone: what is said starts at the moment it is said, on the track's own
     real-time clock, however late the call reads it, as a remote sender's audio does. (A track that
     handed speech to whichever frame was read next would move it later when a loaded machine reads
     late, and the session would rightly judge it to have begun before the announcement ended.)"""
 
-    kind = "audio"
-
     def __init__(self) -> None:
         super().__init__()
-        self._start: float | None = None
-        self._pts = 0
         self._spoken: list[_Spoken] = []
 
     def say(self, samples: np.ndarray, rate: int) -> asyncio.Future[None]:
@@ -96,16 +90,7 @@ class Microphone(MediaStreamTrack):
         self._spoken.append(_Spoken(max(now, after), resample_pcm(samples, rate, WEBRTC_RATE), done))
         return done
 
-    async def recv(self) -> av.AudioFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
-        if self._start is None:
-            self._start = time.monotonic()
-        else:
-            self._pts += SAMPLES_PER_FRAME
-            wait = self._start + self._pts / WEBRTC_RATE - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
+    def _next_chunk(self) -> np.ndarray:
         chunk = np.zeros(SAMPLES_PER_FRAME, dtype=np.int16)
         for spoken in list(self._spoken):
             lo, hi = max(self._pts, spoken.start), min(self._pts + SAMPLES_PER_FRAME, spoken.start + spoken.samples.size)
@@ -115,11 +100,7 @@ class Microphone(MediaStreamTrack):
                 self._spoken.remove(spoken)
                 if not spoken.done.done():
                     spoken.done.set_result(None)
-        frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = WEBRTC_RATE
-        frame.pts = self._pts
-        frame.time_base = fractions.Fraction(1, WEBRTC_RATE)
-        return frame
+        return chunk
 
     def stop(self) -> None:
         for spoken in self._spoken:
