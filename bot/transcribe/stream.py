@@ -218,10 +218,7 @@ class ParticipantStream:
         def unsure(text: str) -> None:
             # Text the recognizer doubts (a first pass about to be redone, or dropped by the filters):
             # never stored, but an objection in it must be honoured without waiting.
-            if self._on_unsure is not None and not self._discarded:
-                self.latest_latency_s = time.monotonic() - speech_ended_at
-                offset = self._offset_s or 0.0
-                self._on_unsure(self.participant, text, language, offset + utterance.start_s, offset + utterance.end_s)
+            self._unsure(text, language, utterance.start_s, utterance.end_s, speech_ended_at)
 
         language = self._language
         try:
@@ -284,9 +281,19 @@ class ParticipantStream:
             log.error("asr_failed", participant_id=self.participant.id, error=type(exc).__name__, kind="second_look")
             return
         text = outcome.recognized.text if outcome.recognized is not None else outcome.unsure_text
-        if text and self._on_unsure is not None and not self._discarded:
-            offset = self._offset_s or 0.0
-            self._on_unsure(self.participant, text, language, offset + utterance.start_s, offset + utterance.end_s)
+        if text:
+            self._unsure(text, language, utterance.start_s, utterance.end_s)
+
+    def _unsure(self, text: str, language: str, start_s: float, end_s: float,
+                speech_ended_at: float | None = None) -> None:
+        """Hand doubted text to the objection check (never stored or shown). With `speech_ended_at`,
+        the latency it is handed on with is set first: the check reads it."""
+        if self._on_unsure is None or self._discarded:
+            return
+        if speech_ended_at is not None:
+            self.latest_latency_s = time.monotonic() - speech_ended_at
+        offset = self._offset_s or 0.0
+        self._on_unsure(self.participant, text, language, offset + start_s, offset + end_s)
 
     def _lost(self, utterance: Utterance, reason: str) -> None:
         if self._on_lost is not None and not self._discarded:
@@ -334,10 +341,8 @@ class ParticipantStream:
             return
         finally:
             self._partial_in_flight = False
-        if result is None and outcome.unsure_text and self._on_unsure is not None and not self._discarded:
-            offset = self._offset_s or 0.0  # a doubtful partial: not shown, but an objection in it counts
-            self._on_unsure(self.participant, outcome.unsure_text, language, offset + start_s,
-                            offset + start_s + samples.size / ASR_RATE)
+        if result is None and outcome.unsure_text:  # a doubtful partial: not shown, but an objection in it counts
+            self._unsure(outcome.unsure_text, language, start_s, start_s + samples.size / ASR_RATE)
         if result is not None and not self._discarded and self._on_partial is not None:
             offset = self._offset_s or 0.0
             self._on_partial(self.participant, result.text, result.language, offset + start_s,
