@@ -809,9 +809,13 @@ def _embed_objection_examples(settings: Settings) -> None:
         return
     with Progress(console=console) as progress:
         task = progress.add_task("objection examples: embedding", total=None)
-        SemanticSignal(settings.paths.announcements_dir, settings.consent.semantic_threshold).warm(
-            lambda done, total: progress.update(task, completed=done, total=total))
-    console.print("objection examples: embedded and cached")
+        SemanticSignal(settings.paths.announcements_dir, settings.consent.semantic_threshold,
+                       head=settings.consent.semantic_head).warm(
+            lambda done, total: progress.update(
+                task, completed=done, total=total,
+                description="objection examples: embedding" if done < total else "objection head: training"),
+            wait=True)
+    console.print("objection examples: embedded and cached; objection head trained and cached")
 
 
 if __name__ == "__main__":

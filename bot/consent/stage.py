@@ -186,6 +186,7 @@ class ConsentStage:
         self.audit.unsure_questions.append(record)
         question = OpenQuestion(p, record, trigger)
         self.questions.opened(question)
+        self.guard.context.awaiting_answer(p.id, True)
         question.timer = asyncio.ensure_future(self._expire(question))
         log.info("unsure_question_asked", participant_id=p.id, raised_by=raised_by)
         self._spawn(self._deliver(question))
@@ -226,6 +227,7 @@ class ConsentStage:
     def _resolve(self, question: OpenQuestion, outcome: str, by: str | None) -> None:
         if self.questions.close(question.participant.id) is not question:
             return
+        self.guard.context.awaiting_answer(question.participant.id, False)
         record = question.record
         record.outcome, record.resolved_at_s = outcome, round(self._clock(), 2)
         record.answered_by = record.answered_by or by

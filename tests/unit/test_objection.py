@@ -46,14 +46,28 @@ def test_the_rules_hold_on_the_examples_they_were_written_from(language: str) ->
     ~100 objections per language written later for training, whose question-form and indirect
     objections are left to the semantic signal
     (tests/unit/test_objection_semantic.py tests it; `sessionbot bench consent` measures the whole
-    detector on the blind set)."""
-    data = tomllib.loads((EVAL_DIR / f"{language}.toml").read_text(encoding="utf-8"))
+    detector on the blind set). The blocks added on 2026-12-06 (the third blind set, hard
+    negatives) came after the rules and train the semantic signal, which decides them."""
+    data = tomllib.loads(_without_blocks_added_on((EVAL_DIR / f"{language}.toml").read_text(encoding="utf-8"), "2026-12-06"))
     check = detector(language)
     missed = [t for t in data["objections"] if not check.check(t, language).objection]
     false_stops = [t for t in data["non_objections"] if check.check(t, language).objection]
     assert len(data["objections"]) >= 30 and len(data["non_objections"]) >= 200
     assert 1 - len(missed) / len(data["objections"]) >= 0.7, missed
     assert len(false_stops) / len(data["non_objections"]) <= 0.01, false_stops
+
+
+def _without_blocks_added_on(text: str, date: str) -> str:
+    """The examples file without the blocks whose opening comment carries `date` (each runs to its list's end)."""
+    kept, skipping = [], False
+    for line in text.splitlines(keepends=True):
+        if line.strip().startswith("#") and date in line:
+            skipping = True
+        elif line.strip() == "]":
+            skipping = False
+        if not skipping:
+            kept.append(line)
+    return "".join(kept)
 
 
 def test_an_objection_in_another_language_than_the_session_is_still_heard() -> None:
@@ -78,11 +92,17 @@ BLIND_DIR = Path(__file__).resolve().parents[1] / "consent_eval" / "blind"
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_the_blind_evaluation_set_is_large_enough_and_never_among_the_examples(language: str) -> None:
-    """The issue asks for ≥ 30 objections and ≥ 200 non-objections per language; a blind item copied
-    into the examples (the semantic signal's training data) would make the bench measure memory."""
+    """Issue 17 asks for ≥ 40 objections and ≥ 60 non-objections per language; a blind item copied
+    into the examples (the semantic signal's training data, the after-announcement ones included)
+    would make the bench measure memory. Failures give counts only: whoever runs this stays blind."""
     blind = tomllib.loads((BLIND_DIR / f"{language}.toml").read_text(encoding="utf-8"))
-    examples = tomllib.loads((EVAL_DIR / f"{language}.toml").read_text(encoding="utf-8"))
-    assert len(blind["objections"]) >= 30 and len(blind["non_objections"]) >= 200
-    known = {normalize(t) for t in examples["objections"] + examples["non_objections"]}
-    copied = [t for t in blind["objections"] + blind["non_objections"] if normalize(t) in known]
-    assert not copied
+    counts = {key: len(blind.get(key, [])) for key in (
+        "objections", "non_objections", "objections_after_announcement", "non_objections_after_announcement")}
+    assert counts["objections"] >= 40 and counts["non_objections"] >= 60, counts
+    assert counts["objections_after_announcement"] >= 8 and counts["non_objections_after_announcement"] >= 8, counts
+    known: set[str] = set()
+    for path in (EVAL_DIR / f"{language}.toml", EVAL_DIR / "after_announcement" / f"{language}.toml"):
+        examples = tomllib.loads(path.read_text(encoding="utf-8"))
+        known |= {normalize(t) for t in examples["objections"] + examples["non_objections"]}
+    copied = sum(normalize(t) in known for items in blind.values() if isinstance(items, list) for t in items)
+    assert copied == 0, f"{copied} blind items are among the examples"

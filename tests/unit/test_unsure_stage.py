@@ -62,7 +62,7 @@ def test_the_guard_asks_between_the_thresholds_and_stops_above(probability: floa
     assert asks.on_speech(SAM, DOUBTFUL, "en", complete=False) is None  # fragments: rules only
     assert asks.on_text(SAM, "Please stop recording me.").action == "objection"
     assert asks.on_text(SAM, "We went to the beach and the assistant manager was there.") is None
-    below = guard_for(ConsentSettings(ask_threshold=min(0.95, probability + 0.05), semantic_threshold=0.999))
+    below = guard_for(ConsentSettings(ask_threshold=min(0.998, probability + 0.01), semantic_threshold=0.999))
     assert below.on_text(SAM, DOUBTFUL) is None
     above = guard_for(ConsentSettings(semantic_threshold=max(0.5, probability - 0.05), ask_threshold=0.05))
     if probability >= 0.5:
