@@ -94,7 +94,7 @@ class ConsentSettings(_Section):
         0.95, ge=0.5, le=1.0,
         description="cautious only: probability of an objection at which a whole utterance of four words or more "
         "that names no assistant or recording word (\"I'd feel safer if nothing was taking notes\") stops the "
-        "session; it is never asked about; 1.0 turns this off. 0.95: cross-validated on the examples, +6.3 points "
+        "session; it is never asked about; 1.0 turns this off. 0.95: cross-validated on the examples, +7.4 points "
         "of recall for +0.1 of false stops beside consent.semantic_threshold alone (docs/consent.md).",
     )
     clinician_commands: bool = Field(

@@ -54,9 +54,11 @@ def consent(results: Results) -> str:
     thresholds = sorted({k.removeprefix("typed_blind_cautious_threshold_") for row in languages.values() for k in row
                          if k.startswith("typed_blind_cautious_threshold_")}, key=float)
     typed = ["typed_blind_cautious", *(f"typed_blind_cautious_threshold_{t}" for t in thresholds),
-             "typed_blind_cautious_rules_only", "typed_blind_balanced", "typed_blind_naive_keyword_baseline"]
+             "typed_blind_cautious_as_found_baseline", "typed_blind_cautious_rules_only", "typed_blind_balanced",
+             "typed_blind_naive_keyword_baseline"]
     header = ["language", f"typed recall / false stops (in calls: cautious, {results['semantic_threshold']})",
-              "handled / asked", *(f"at threshold {t}" for t in thresholds), "rules alone (cautious)", "`balanced`",
+              "handled / asked", *(f"at threshold {t}" for t in thresholds),
+              "baseline: the detector as issue 17 found it", "rules alone (cautious)", "`balanced`",
               "naive keyword baseline", "spoken recall (prompt / none)", "spoken false stops",
               "spoken decision latency median / p95"]
     rows = []
@@ -82,22 +84,59 @@ def consent(results: Results) -> str:
         naive = languages["en"].get("typed_clinical_dialogue_naive_keyword_baseline", {})
         parts.append(f"English ordinary clinical talk ({clinical['non_objections']} ACI-BENCH turns): false stops "
                      f"{pct(clinical['false_stop_rate'])} (naive keywords: {pct(naive.get('false_stop_rate'))}).")
+    after = {lang: row for lang, row in languages.items() if row.get("typed_blind_after_announcement_cautious")}
+    if after:
+        keys = ("typed_blind_after_announcement_cautious", "typed_blind_after_announcement_rules_only",
+                "typed_blind_after_announcement_naive_keyword_baseline")
+        parts += ["Said right after the assistant announced itself (deictic objections such as \"turn that thing "
+                  "off\", and look-alikes), checked with that context, typed:",
+                  table(["language", "recall / false stops", "baseline: deictic rules (before)", "naive keyword baseline"],
+                        [[lang, *(_stop_figures(row, key) for key in keys)] for lang, row in after.items()]
+                        + [["all", *(_pooled(list(after.values()), key) for key in keys)]])]
     parts.append(_cross_validated(results["examples_cross_validated"]))
+    if "after_announcement_cross_validated" in results:
+        parts.append(_after_announcement_cross_validated(results["after_announcement_cross_validated"]))
     return "\n\n".join(parts)
+
+
+def _after_announcement_cross_validated(after: Results) -> str:
+    if "skipped" in after:
+        return f"Cross-validation right after the announcement: skipped ({cell(str(after['skipped']))})."
+    rows = [[f"{setting} (in use)" if setting == after["in_use"] else setting, pct(f["recall"]),
+             pct(f["false_stop_rate"]), pct(f["handled_rate"]), pct(f["asked_rate_non_objections"])]
+            for setting, f in after["by_weight_and_threshold"].items() if setting.split()[-1] in ("0.8", "0.9", "0.95")]
+    rules = after["rules_only"]
+    return "\n\n".join([
+        f"Right after the announcement ({after['examples']} after-announcement examples, {after['objections']} "
+        f"objections), {after['folds']}-fold cross-validated, each judged by an announcement model trained on "
+        f"every ordinary example and the other folds: the rules alone {pct(rules['recall'])} recall / "
+        f"{pct(rules['false_stop_rate'])} false stops; with the model (weight of those examples, stop threshold; "
+        f"asking from {after['ask_threshold_in_use']}):",
+        table(["weight, threshold", "recall", "false stops", "handled", "asked (non-objections)"], rows)])
 
 
 def _cross_validated(examples: Results) -> str:
     if "skipped" in examples:
         return f"Cross-validation on the examples: skipped ({cell(str(examples['skipped']))})."
     in_use = str(examples["threshold_in_use"])
-    rows = [[f"{t} (in use)" if t == in_use else t, pct(f["recall"]), pct(f["false_stop_rate"])]
-            for t, f in examples["by_threshold"].items()]
+    logistic = examples.get("logistic_baseline_by_threshold", {})
+    rows = [[f"{t} (in use)" if t == in_use else t, pct(f["recall"]), pct(f["false_stop_rate"]),
+             _stop_figures(logistic, t)] for t, f in examples["by_threshold"].items()]
     rules = examples["rules_only"]
     parts = [f"On the examples ({examples['examples']} utterances, {examples['objections']} objections), "
              f"{examples['folds']}-fold cross-validated: rules alone {pct(rules['recall'])} recall / "
-             f"{pct(rules['false_stop_rate'])} false stops; with the semantic signal:",
-             table(["semantic threshold", "recall", "false stops"], rows),
+             f"{pct(rules['false_stop_rate'])} false stops; with the semantic signal (head: "
+             f"`{examples.get('head', 'logistic')}`; rules it doubts asked about instead):",
+             table(["semantic threshold", "recall", "false stops", "baseline: logistic regression, as found"], rows),
              f"Lowest threshold with ≤ 1 % false stops: {examples['lowest_threshold_within_1pct_false_stops']}."]
+    untargeted = examples.get("untargeted_by_threshold")
+    if untargeted:
+        in_use_untargeted = str(examples["untargeted_threshold_in_use"])
+        parts += [f"Utterances of four words or more that name no target, judged too (at the targeted threshold "
+                  f"{in_use}), by their own threshold:",
+                  table(["threshold, no target named", "recall", "false stops"],
+                        [[f"{t} (in use)" if t == in_use_untargeted else t, pct(f["recall"]), pct(f["false_stop_rate"])]
+                         for t, f in untargeted.items()])]
     asking = examples.get("asking_by_ask_threshold")
     if asking:
         ask_in_use = str(examples.get("ask_threshold_in_use"))

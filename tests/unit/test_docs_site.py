@@ -165,6 +165,14 @@ CONSENT = {
                                      "latency_median_s": None, "latency_p95_s": None},
             "typed_blind_cautious_rules_only": {"objections": 60, "recall": 0.7667, "non_objections": 213,
                                                 "false_stop_rate": 0.0235},
+            "typed_blind_cautious_as_found_baseline": {"objections": 60, "recall": 0.8333, "non_objections": 213,
+                                                            "false_stop_rate": 0.0329},
+            "typed_blind_after_announcement_cautious": {"objections": 11, "recall": 0.9091, "non_objections": 12,
+                                                        "false_stop_rate": 0.0833},
+            "typed_blind_after_announcement_rules_only": {"objections": 11, "recall": 0.2727, "non_objections": 12,
+                                                          "false_stop_rate": 0.0},
+            "typed_blind_after_announcement_naive_keyword_baseline": {"objections": 11, "recall": 0.0,
+                                                                      "non_objections": 12, "false_stop_rate": 0.0},
             "typed_blind_naive_keyword_baseline": {"objections": 60, "recall": 0.85, "non_objections": 213,
                                                    "false_stop_rate": 0.1878},
             "typed_blind_cautious_threshold_0.98": {"objections": 60, "recall": 0.85, "non_objections": 213,
@@ -225,8 +233,9 @@ def test_the_consent_tables_come_from_the_json(tmp_path: Path) -> None:
     write(tmp_path, "consent", CONSENT)
     text = bench_section(tmp_path, "consent")
     assert text.startswith("From `bench-results/consent.json`.")
-    assert "| en | 86.7 % / 3.3 % | 90.0 % / 1.0 % | 85.0 % / 2.8 % | 76.7 % / 2.4 % | 75.0 % / 0.94 % | " \
-           "85.0 % / 18.8 % | 75.0 % / 55.0 % | 2.5 % | 0.61 s / 0.65 s |" in text
+    assert "| en | 86.7 % / 3.3 % | 90.0 % / 1.0 % | 85.0 % / 2.8 % | 83.3 % / 3.3 % | 76.7 % / 2.4 % | " \
+           "75.0 % / 0.94 % | 85.0 % / 18.8 % | 75.0 % / 55.0 % | 2.5 % | 0.61 s / 0.65 s |" in text
+    assert "| en | 90.9 % / 8.3 % | 27.3 % / 0.0 % | 0.0 % / 0.0 % |" in text  # right after the announcement
     assert "| es | 91.7 % / 1.8 % | – | 86.7 % / 1.8 % |" in text and "| – | – | – |" in text  # no spoken rows
     assert "| all | 89.2 % / 2.5 % | – |" in text  # 107 of 120 caught, 11 of 433 false stops: from the counts
     assert "1118 ACI-BENCH turns): false stops 0.0 % (naive keywords: 0.45 %)" in text
