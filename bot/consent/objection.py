@@ -27,11 +27,12 @@ punctuation removed, accents kept), and then:
 6. with sensitivity "cautious", a whole utterance (a final segment or a chat
    message of at least SEMANTIC_MIN_WORDS words, never a partial) with a clause
    that names a target but matched no rule goes to the semantic signal
-   (bot/consent/semantic.py): does a regression over the embeddings of every
-   language's labelled examples say it is an objection?
+   (bot/consent/semantic.py): does a head over the embeddings, trained on every
+   language's labelled examples, say it is an objection? A rule's objection that head is sure is
+   none is asked about instead (`consent.ask_instead_below`).
 
-7. one naming no target at all stops only when that regression is near certain
-   (`consent.untargeted_threshold`, 0.99) and is never asked about: that is how "I don't want to
+7. one naming no target at all stops only when that head is near certain
+   (`consent.untargeted_threshold`, 0.95) and is never asked about: that is how "I don't want to
    go to work" or "the voice in my head won't stop" stay non-objections while "I'd feel safer if
    nothing was writing this down" does not.
 """
