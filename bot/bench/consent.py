@@ -143,6 +143,12 @@ def clinical_turns() -> list[str]:
     return [turn for turn in turns if turn]
 
 
+def _rates(stop: np.ndarray, label: np.ndarray) -> dict[str, float]:
+    """Recall over the objections and false-stop rate over the others, of a stop decision per item."""
+    return {"recall": round(float(stop[label == 1].mean()), 4),
+            "false_stop_rate": round(float(stop[label == 0].mean()), 4)}
+
+
 def cross_validated(settings: Settings, folds: int = CV_FOLDS, seed: int = 0) -> dict[str, Any]:
     """The whole cautious detector on the examples, each scored by a regression that never saw it:
     recall and false stops per threshold, and the lowest threshold whose false-stop rate is at
@@ -155,9 +161,8 @@ def cross_validated(settings: Settings, folds: int = CV_FOLDS, seed: int = 0) ->
     texts, label = labelled_examples(paths)  # the signal's own list: its embeddings come from the cache
     language_of = {text: path.stem for path in paths for text in sum(load_examples(path), [])}
     languages = [language_of[text] for text in texts]
-    vectors = embed_examples(embedder, texts)
-    all_vectors, all_labels = training_set(announcements_dir, paths, embedder)  # the assistant's own words: always trained on
-    own = all_vectors[len(texts):]
+    all_vectors, all_labels = training_set(announcements_dir, paths, embedder)  # then the assistant's own words
+    vectors, own = all_vectors[:len(texts)], all_vectors[len(texts):]
     fold = np.random.default_rng(seed).integers(0, folds, len(texts))
     probability, logistic_probability = np.zeros(len(texts)), np.zeros(len(texts))
     for k in range(folds):
@@ -180,23 +185,16 @@ def cross_validated(settings: Settings, folds: int = CV_FOLDS, seed: int = 0) ->
     rows, logistic_rows = {}, {}
     for threshold in CV_THRESHOLDS:
         stop = rules_stop | (asked & (probability >= threshold))
-        rows[str(threshold)] = {
-            "recall": round(float(stop[label == 1].mean()), 4),
-            "false_stop_rate": round(float(stop[label == 0].mean()), 4),
-            "with_untargeted": {"recall": round(float((stop | untargeted_stop)[label == 1].mean()), 4),
-                                "false_stop_rate": round(float((stop | untargeted_stop)[label == 0].mean()), 4)},
-        }
+        rows[str(threshold)] = {**_rates(stop, label), "with_untargeted": _rates(stop | untargeted_stop, label)}
         # Baseline, same folds: the logistic regression the head replaced, as issue 17 found the detector.
         logistic_stop = rules_alone | (asked & (logistic_probability >= threshold))
-        logistic_rows[str(threshold)] = {"recall": round(float(logistic_stop[label == 1].mean()), 4),
-                                         "false_stop_rate": round(float(logistic_stop[label == 0].mean()), 4)}
+        logistic_rows[str(threshold)] = _rates(logistic_stop, label)
     allowed = [t for t in CV_THRESHOLDS if rows[str(t)]["false_stop_rate"] <= FALSE_STOP_TARGET]
     targeted_stop = rules_stop | (asked & (probability >= settings.consent.semantic_threshold))
     untargeted_rows = {}
     for threshold in (*CV_THRESHOLDS[3:], 0.995):  # beside the targeted threshold in use
         stop = targeted_stop | (untargeted & (probability >= threshold))
-        untargeted_rows[str(threshold)] = {"recall": round(float(stop[label == 1].mean()), 4),
-                                           "false_stop_rate": round(float(stop[label == 0].mean()), 4)}
+        untargeted_rows[str(threshold)] = _rates(stop, label)
     stop_in_use = targeted_stop | untargeted_stop
     ask_rows = {}
     for ask_threshold in sorted({*CV_ASK_THRESHOLDS, settings.consent.ask_threshold}):
@@ -216,8 +214,7 @@ def cross_validated(settings: Settings, folds: int = CV_FOLDS, seed: int = 0) ->
         }
     return {
         "examples": len(texts), "objections": int(label.sum()), "folds": folds,
-        "rules_only": {"recall": round(float(rules_alone[label == 1].mean()), 4),
-                       "false_stop_rate": round(float(rules_alone[label == 0].mean()), 4)},
+        "rules_only": _rates(rules_alone, label),
         "doubted_rule_stops_asked_instead": {"objections": int(doubted[label == 1].sum()),
                                              "non_objections": int(doubted[label == 0].sum()),
                                              "below": settings.consent.ask_instead_below},
@@ -281,15 +278,13 @@ def after_announcement_cross_validated(settings: Settings, folds: int = CV_FOLDS
             stop = rules_stop | (probability >= threshold)
             ask = ~stop & (probability >= settings.consent.ask_threshold)
             rows[f"weight {weight}, threshold {threshold}"] = {
-                "recall": round(float(stop[after_label == 1].mean()), 4),
-                "false_stop_rate": round(float(stop[after_label == 0].mean()), 4),
+                **_rates(stop, after_label),
                 "handled_rate": round(float((stop | ask)[after_label == 1].mean()), 4),
                 "asked_rate_non_objections": round(float(ask[after_label == 0].mean()), 4),
             }
     return {
         "examples": len(after_texts), "objections": int(after_label.sum()), "folds": folds,
-        "rules_only": {"recall": round(float(deictic_rules_stop[after_label == 1].mean()), 4),
-                       "false_stop_rate": round(float(deictic_rules_stop[after_label == 0].mean()), 4)},
+        "rules_only": _rates(deictic_rules_stop, after_label),
         "by_weight_and_threshold": rows,
         "in_use": f"weight {AFTER_ANNOUNCEMENT_WEIGHT}, threshold {settings.consent.semantic_threshold}",
         "ask_threshold_in_use": settings.consent.ask_threshold,

@@ -168,16 +168,11 @@ def fit_logistic(vectors: np.ndarray, labels: np.ndarray, l2: float = L2_PENALTY
 
 
 Head = LogisticModel | MlpModel
-HEADS = ("mlp", "logistic")
 
 
 _MODELS: dict[str, tuple[Head, Head]] = {}  # (ordinary, after the announcement), by examples digest
 _MODELS_LOCK = threading.Lock()
 _TRAINING: dict[str, threading.Thread] = {}  # heads being trained, by examples digest
-
-
-def cached_head(head: str, key: str) -> MlpModel | None:
-    return cached_mlp_or_none(key) if head == "mlp" else None
 
 
 def _train_heads(digest: str, sets: list[tuple[np.ndarray, np.ndarray]], keys: tuple[str, str]) -> None:
@@ -196,16 +191,16 @@ def _train_heads(digest: str, sets: list[tuple[np.ndarray, np.ndarray]], keys: t
 @dataclass(frozen=True)
 class SemanticVerdict:
     objection: bool
-    probability: float  # of an objection, by the regression
+    probability: float  # of an objection, by the head in use
     unsure: bool = False  # below the stop threshold, at or above the ask threshold
     judged: bool = True  # False where no meaning model is loaded (or none was asked): the probability says nothing
 
 
 class SemanticSignal:
-    """The regression over every language's examples. Fitting it takes a second, embedding the
-    examples ~80 s on 2 cores the first time (then they come from the disk cache, which
-    `sessionbot models provision` fills): call `warm()` off the event loop before the call.
-    After that a check costs one embedding (~10 ms)."""
+    """The head over every language's examples (and, right after the announcement, a second one).
+    Embedding the examples costs ~80 s on 2 cores the first time and training the head up to a
+    minute (both then come from the disk cache, which `sessionbot models provision` fills): call
+    `warm()` off the event loop before the call. After that a check costs one embedding (~12 ms)."""
 
     def __init__(
         self, announcements_dir: Path, threshold: float, ask_threshold: float | None = None,
@@ -257,7 +252,7 @@ class SemanticSignal:
                 np.vstack([ordinary[0], *[embed_examples(embedder, after_texts)] * AFTER_ANNOUNCEMENT_WEIGHT]),
                 np.concatenate([ordinary[1], *[after_labels] * AFTER_ANNOUNCEMENT_WEIGHT]))
             keys = f"{digest}:ordinary", f"{digest}:after"
-            cached = [cached_head(self.head, key) for key in keys] if self.head == "mlp" else [None, None]
+            cached = [cached_mlp_or_none(key) for key in keys] if self.head == "mlp" else [None, None]
             if all(head is not None for head in cached):
                 _MODELS[digest] = (cached[0], cached[1])  # type: ignore[assignment]
                 return digest

@@ -166,7 +166,7 @@ CONSENT = {
             "typed_blind_cautious_rules_only": {"objections": 60, "recall": 0.7667, "non_objections": 213,
                                                 "false_stop_rate": 0.0235},
             "typed_blind_cautious_as_found_baseline": {"objections": 60, "recall": 0.8333, "non_objections": 213,
-                                                            "false_stop_rate": 0.0329},
+                                                       "false_stop_rate": 0.0329},
             "typed_blind_after_announcement_cautious": {"objections": 11, "recall": 0.9091, "non_objections": 12,
                                                         "false_stop_rate": 0.0833},
             "typed_blind_after_announcement_rules_only": {"objections": 11, "recall": 0.2727, "non_objections": 12,
