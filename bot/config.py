@@ -168,8 +168,9 @@ class TranscriptionSettings(_Section):
         "Two use both cores of a small machine: 12 two-party sessions went from p95 2.61 s to 1.74 s (bench asr).",
     )
     beam_size: int = Field(
-        1, ge=1, le=10, description="Beam size for final text (1 = greedy); partials are always greedy. Under load "
-        "finals fall back to greedy (transcription.greedy_when_waiting).",
+        5, ge=1, le=10, description="Beam size for final text (1 = greedy); partials are always greedy. While another "
+        "decoder is at work, or transcription.greedy_when_waiting finals wait, finals are greedy. 5: short spoken "
+        "objections were heard better (55 % recall against 47.5 % greedy, 120 espeak-ng examples, six languages).",
     )
     greedy_when_waiting: int = Field(
         2, ge=1, le=1000, description="With this many finals waiting for the model, the next batch of finals is "
@@ -211,6 +212,12 @@ class VadSettings(_Section):
     aggressiveness: int = Field(2, ge=0, le=3, description="webrtcvad strictness, 0 (lenient) to 3 (strict).")
     frame_ms: Literal[10, 20, 30] = Field(30, description="Length of the frames the VAD classifies.")
     hangover_ms: int = Field(600, ge=90, le=5000, description="Silence that ends an utterance.")
+    early_final_ms: int = Field(
+        240, ge=0, le=5000,
+        description="After this much silence (less than vad.hangover_ms) the utterance so far is decoded ahead of "
+        "time while a decoder is idle; when the hang-over confirms the pause, that text is the final at once "
+        "(0, or not below vad.hangover_ms = off). Speech that resumes sooner only costs the idle decoder's time.",
+    )
     min_speech_ms: int = Field(
         250, ge=30, le=5000, description="Utterances with less speech (coughs, clicks) are not transcribed; they are "
         "still checked for an objection.",

@@ -37,6 +37,9 @@ PARTIALS_SHED = Counter("sessionbot_transcription_partials_shed", "Partials skip
                         registry=REGISTRY)
 FINALS_GREEDY = Counter("sessionbot_transcription_finals_greedy",
                         "Finals decoded greedily (beam 1) because others were waiting.", registry=REGISTRY)
+EARLY_FINALS = Counter("sessionbot_transcription_early_finals",
+                       "Utterances decoded ahead of the hang-over: used as the final, or wasted (speech went on).",
+                       ["outcome"], registry=REGISTRY)
 
 
 def session_state_changed(previous: str, state: str) -> None:
@@ -71,6 +74,10 @@ def finals_greedy(count: int) -> None:
 
 def transcribed(kind: str, seconds: float) -> None:
     TRANSCRIPTION.labels(kind).observe(seconds)
+
+
+def early_final(outcome: str) -> None:
+    EARLY_FINALS.labels(outcome).inc()
 
 
 def speech_to_text(seconds: float) -> None:

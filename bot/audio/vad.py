@@ -8,7 +8,10 @@ The policy, in one place:
   `max_utterance_s` (long monologues are cut so text arrives while they go on);
 - utterances with less than `min_speech_ms` of speech are dropped (coughs, clicks),
   unless the segmenter was built with `keep_short`: then they come back marked `short`,
-  for the objection check only ("Stop." is shorter than some coughs), never to be stored.
+  for the objection check only ("Stop." is shorter than some coughs), never to be stored;
+- after `early_final_ms` of silence (less than the hang-over) the utterance so far comes back
+  marked `provisional`, without closing: it can be decoded while the hang-over runs. Its samples
+  are exactly those of the utterance the hang-over then closes, unless speech resumed in between.
 """
 
 from __future__ import annotations
@@ -34,6 +37,11 @@ class Utterance:
     end_s: float
     cut: bool  # True when closed by max_utterance_s rather than by a pause
     short: bool = False  # under min_speech_ms: decoded for the objection check only, never kept
+    provisional: bool = False  # still open: a pause that may end it (decode ahead); the close follows or not
+
+    def same_speech(self, other: Utterance) -> bool:
+        """The same span of speech: a provisional utterance that the hang-over confirmed."""
+        return self.start_s == other.start_s and self.end_s == other.end_s
 
 
 class VadSegmenter:
@@ -44,6 +52,8 @@ class VadSegmenter:
         self._frame = rate * settings.frame_ms // 1000
         self._frame_ms = settings.frame_ms
         self._hangover_frames = max(1, settings.hangover_ms // settings.frame_ms)
+        early_frames = settings.early_final_ms // settings.frame_ms
+        self._early_frames = early_frames if early_frames < self._hangover_frames else 0
         self._min_speech_frames = max(1, settings.min_speech_ms // settings.frame_ms)
         self._max_frames = int(settings.max_utterance_s * 1000) // settings.frame_ms
         self._pending = np.zeros(0, dtype=np.int16)
@@ -102,10 +112,15 @@ class VadSegmenter:
         if samples > examined:
             if self._active or self._pending.size:  # what is left is less than a frame: examine it too
                 closed += self.push(np.zeros(samples - examined, dtype=np.int16))
-                return closed
+                return self._closed_only(closed)
             self._pre_roll.clear()  # what came before the gap is not the lead-in of what follows it
             self._position += samples - examined
-        return closed
+        return self._closed_only(closed)
+
+    @staticmethod
+    def _closed_only(utterances: list[Utterance]) -> list[Utterance]:
+        """Missing audio is known at once to be no speech: nothing to decode ahead of the close."""
+        return [u for u in utterances if not u.provisional]
 
     def reset(self) -> None:
         """Forget the utterance in progress and any buffered audio (time keeps running)."""
@@ -141,18 +156,25 @@ class VadSegmenter:
             return self._close(cut=False)
         if len(self._active) >= self._max_frames:
             return self._close(cut=True)
+        if self._silent_run == self._early_frames > 0:
+            return self._snapshot(cut=False, provisional=True)
         return None
 
     def _close(self, cut: bool) -> Utterance | None:
-        frames, speech = self._active, self._speech_frames
-        # Trailing hang-over silence carries no words; keep a little of it only.
+        utterance = self._snapshot(cut, provisional=False)
+        self._active, self._speech_frames, self._silent_run = [], 0, 0
+        return utterance
+
+    def _snapshot(self, cut: bool, provisional: bool) -> Utterance | None:
+        frames = self._active
+        # Trailing hang-over silence carries no words; keep a little of it only (the same little
+        # whether taken early or at the close, so that an early decode heard the final's samples).
         keep_tail = min(self._silent_run, max(1, 150 // self._frame_ms))
         if self._silent_run > keep_tail:
             frames = frames[: len(frames) - (self._silent_run - keep_tail)]
-        self._active, self._speech_frames, self._silent_run = [], 0, 0
-        short = speech < self._min_speech_frames
+        short = self._speech_frames < self._min_speech_frames
         if short and not self._keep_short:
             return None
         samples = np.concatenate(frames)
         start = self._active_start
-        return Utterance(samples, start / self._rate, (start + samples.size) / self._rate, cut, short)
+        return Utterance(samples, start / self._rate, (start + samples.size) / self._rate, cut, short, provisional)

@@ -73,6 +73,7 @@ class LoadResult:
     cpu_s: float  # process CPU seconds while the level ran (all threads)
     partials: int
     degraded: dict[str, int]  # partials shed, finals decoded greedily / with the beam
+    early: dict[str, int]  # early finals used as the final / wasted (speech went on after the pause)
 
     def summary(self) -> dict[str, Any]:
         total = sum(self.compute_s.values())
@@ -81,6 +82,9 @@ class LoadResult:
             "sessions": self.sessions,
             "cpu_s_per_session_audio_s": round(self.cpu_s / self.session_audio_s, 4),
             "compute_share_partials": round(self.compute_s.get("partial", 0.0) / total, 3) if total else None,
+            "compute_share_early": round(self.compute_s.get("early", 0.0) / total, 3) if total else None,
+            "early_finals_used": self.early["used"],
+            "early_finals_wasted": self.early["wasted"],
             "partials": self.partials,
             "partials_shed": self.degraded.get("partials_shed", 0),
             "finals_greedy_share": round(self.degraded.get("finals_greedy", 0) / finals, 3) if finals else None,
@@ -149,6 +153,7 @@ async def run_load(engine: TranscriptionEngine, settings: Settings, plans: list[
         peak / 2**20, {kind: seconds - compute_before.get(kind, 0.0) for kind, seconds in engine.compute_s.items()},
         sum(plan.seconds for plan in plans), sum(process.cpu_times()[:2]) - cpu_before, partials,
         {key: load_after[key] - load_before.get(key, 0) for key in load_after},
+        {"used": sum(s.early_used for s in streams), "wasted": sum(s.early_wasted for s in streams)},
     )
 
 
@@ -228,6 +233,15 @@ async def run_asr_bench(settings: Settings, plan: AsrBenchPlan, report: Callable
                f"overflow {row['overflowed']}, real time: {row['real_time']}")
     capacity = max((lv for lv in plan.levels if load[lv].real_time), default=0)
 
+    # Same engine and sessions without early finals: what deciding during the hang-over buys, alone and at capacity.
+    late_finals = settings.model_copy(update={"vad": settings.vad.model_copy(update={"early_final_ms": 0})})
+    without_early: dict[int, LoadResult] = {}
+    if settings.vad.early_final_ms:
+        for level in sorted({plan.levels[0], capacity or plan.levels[0]}):
+            plans = plan_sessions(pool, level, seconds, plan.seed, plan.lockstep)
+            report(f"without early finals: {level} session(s)")
+            without_early[level] = await _level(engine, late_finals, plans, report, f"without early finals {level}")
+
     report("silence and noise (5 × 60 s)")
     noise, kinds = synthetic_non_speech()
     heard = await transcribe_pcm(engine, settings, noise, "en", realtime=False)
@@ -248,6 +262,8 @@ async def run_asr_bench(settings: Settings, plan: AsrBenchPlan, report: Callable
     results.update({
         "load": [load[lv].summary() for lv in plan.levels],
         "baseline_full_window": [baseline_load[lv].summary() for lv in sorted(baseline_load)],
+        "early_final_ms": settings.vad.early_final_ms,
+        "without_early_finals": [without_early[lv].summary() for lv in sorted(without_early)],
         "capacity_sessions_real_time": capacity,
         "memory": {
             "rss_1_session_mb": round(one.peak_rss_mb, 1),

@@ -325,6 +325,8 @@ async def run_consent_bench(
     settings: Settings, languages: list[str], spoken_objections: int, spoken_others: int, seed: int = 7
 ) -> dict[str, Any]:
     engine = TranscriptionEngine(settings.transcription, settings.paths.cache_dir) if spoken_objections or spoken_others else None
+    if engine is not None:  # items are played faster than real time: finals must not fall back to greedy here
+        engine.load.greedy_when_waiting = 1 << 30
     rows: dict[str, Any] = {}
     sampler = random.Random(seed)
     with Progress() as progress:
@@ -389,6 +391,11 @@ async def run_consent_bench(
                     "transcription": settings.transcription.model_copy(update={"consent_prompt": False})})
                 counts = await spoken(guard, engine, unprimed, language, picked_objections, picked_others, progress)
                 row["spoken_blind_without_asr_prompt_baseline"] = counts.summary()
+                if engine.load.beam_size > 1:  # baseline: the same, with finals decoded greedily
+                    configured, engine.load.beam_size = engine.load.beam_size, 1
+                    counts = await spoken(guard, engine, settings, language, picked_objections, picked_others, progress)
+                    row["spoken_blind_finals_greedy_baseline"] = counts.summary()
+                    engine.load.beam_size = configured
             rows[language] = row
     if engine is not None:
         engine.close()

@@ -59,18 +59,20 @@ def consent(results: Results) -> str:
     header = ["language", f"typed recall / false stops (in calls: cautious, {results['semantic_threshold']})",
               "handled / asked", *(f"at threshold {t}" for t in thresholds),
               "baseline: the detector as issue 17 found it", "rules alone (cautious)", "`balanced`",
-              "naive keyword baseline", "spoken recall (prompt / none)", "spoken false stops",
+              "naive keyword baseline", "spoken recall (as in calls / no prompt / greedy finals)", "spoken false stops",
               "spoken decision latency median / p95"]
     rows = []
     for language, row in languages.items():
         spoken = next((v for k, v in row.items() if k.startswith("spoken_blind_") and "baseline" not in k), {})
         unprimed = row.get("spoken_blind_without_asr_prompt_baseline", {})
+        greedy = row.get("spoken_blind_finals_greedy_baseline", {})
         cautious = row.get("typed_blind_cautious", {})
         rows.append([
             language, *(_stop_figures(row, key) for key in typed[:1]),
             pair(pct(cautious.get("handled_rate")), pct(cautious.get("asked_rate_non_objections"))),
             *(_stop_figures(row, key) for key in typed[1:]),
-            pair(pct(spoken.get("recall")), pct(unprimed.get("recall"))), pct(spoken.get("false_stop_rate")),
+            " / ".join([pct(spoken.get("recall")), pct(unprimed.get("recall")), pct(greedy.get("recall"))]),
+            pct(spoken.get("false_stop_rate")),
             pair(seconds(spoken.get("latency_median_s")), seconds(spoken.get("latency_p95_s"))),
         ])
     everything = list(languages.values())

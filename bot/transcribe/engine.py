@@ -62,7 +62,7 @@ class TranscriptionEngine:
         self._busy_workers = 0
         self.load = LoadPolicy(settings.beam_size, settings.greedy_when_waiting, settings.max_batch)
         self.dropped: dict[str, int] = {}
-        self.compute_s: dict[str, float] = {"final": 0.0, "partial": 0.0}  # decoder time, shared out by audio length
+        self.compute_s: dict[str, float] = {"final": 0.0, "early": 0.0, "partial": 0.0}  # decoder time, shared out by audio length
         log.info("asr_model_loaded", model=settings.model, device=self.device, load_s=round(self.load_s, 2))
 
     @property
@@ -134,8 +134,9 @@ class TranscriptionEngine:
             live = [r for r in batch if not r.future.cancelled()]
             if not live:
                 continue
-            finals = sum(1 for r in live if r.kind == "final")
-            beam = self.load.beam_for_finals(finals, scheduler.waiting("final")) if finals else 1  # partials: greedy
+            finals = sum(1 for r in live if r.kind != "partial")
+            beam = self.load.beam_for_finals(finals, scheduler.waiting("final"), self._busy_workers) \
+                if finals else 1  # partials: greedy
             started = time.perf_counter()
             self._busy_workers += 1
             try:

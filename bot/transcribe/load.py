@@ -4,8 +4,9 @@
    (captions, objections inside long turns) run whenever a decoder worker is idle;
 2. partials_shed: a partial was due but every worker was busy, so it was skipped (finals never wait
    for partials);
-3. greedy: `transcription.greedy_when_waiting` finals or more are waiting, so the next batch of
-   finals is decoded greedily (beam 1): less accurate, several times cheaper;
+3. greedy: `transcription.greedy_when_waiting` finals or more are waiting, or another decoder is
+   at work (a beam there would hold the next final back), so the next batch of finals is decoded
+   greedily (beam 1): less accurate, cheaper;
 4. queueing: more finals are waiting than one batch takes; they wait their turn (and past
    `transcription.max_queue`, are refused and reported as untranscribed).
 
@@ -26,6 +27,7 @@ log = get_logger(__name__)
 # A level is held this long after the load that raised it is gone, so that a load hovering at a
 # threshold logs one change, not one per batch.
 HOLD_S = 2.0
+GREEDY_WHEN_BUSY = 1
 
 
 class LoadLevel(IntEnum):
@@ -51,11 +53,12 @@ class LoadPolicy:
         metrics.partial_shed()
         self._observe(LoadLevel.PARTIALS_SHED)
 
-    def beam_for_finals(self, finals: int, finals_waiting: int) -> int:
-        """The beam for a batch of `finals` finals with `finals_waiting` more behind it."""
+    def beam_for_finals(self, finals: int, finals_waiting: int, workers_busy: int = 0) -> int:
+        """The beam for a batch of `finals` finals with `finals_waiting` more behind it, while
+        `workers_busy` other decoders are at work."""
         if finals_waiting > self.max_batch:
             self._observe(LoadLevel.QUEUEING)
-        if self.beam_size > 1 and finals_waiting >= self.greedy_when_waiting:
+        if self.beam_size > 1 and (finals_waiting >= self.greedy_when_waiting or workers_busy >= GREEDY_WHEN_BUSY):
             self._observe(LoadLevel.GREEDY)
             self.finals_greedy += finals
             metrics.finals_greedy(finals)

@@ -2,9 +2,10 @@
 
 Each stream has its own queue; a batch takes at most one utterance per stream,
 visiting streams round-robin, so one talkative participant cannot starve
-another. Finals always go before partials. The total is bounded: when it is
-full, a new partial is refused, and a new final pushes out the oldest partial
-or, failing that, is refused itself. Every refusal is counted and logged,
+another. Finals go first, then early finals (decoded ahead of a pause that may
+end the utterance), then partials. The total is bounded: when it is full, a new
+partial or early final is refused, and a new final pushes out the oldest partial
+or early final or, failing that, is refused itself. Every refusal is counted and logged,
 never silent.
 """
 
@@ -17,7 +18,8 @@ from typing import Literal
 
 from bot.transcribe.decoder import Job, Outcome
 
-Kind = Literal["final", "partial"]
+Kind = Literal["final", "early", "partial"]
+PRIORITY: tuple[Kind, ...] = ("final", "early", "partial")
 
 
 @dataclass
@@ -34,7 +36,7 @@ class SchedulerMetrics:
     queued: int = 0
     decoded: int = 0
     batches: int = 0
-    overflow_dropped: dict[str, int] = field(default_factory=lambda: {"final": 0, "partial": 0})
+    overflow_dropped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PRIORITY, 0))
     max_depth: int = 0
 
 
@@ -70,9 +72,9 @@ class FairScheduler:
             return False
         for queue in self._queues.values():
             for queued in queue:
-                if queued.kind == "partial":
+                if queued.kind != "final":
                     queue.remove(queued)
-                    self.metrics.overflow_dropped["partial"] += 1
+                    self.metrics.overflow_dropped[queued.kind] += 1
                     queued.future.cancel()
                     return True
         return False
@@ -82,7 +84,7 @@ class FairScheduler:
             self._ready.clear()
             await self._ready.wait()
         batch: list[Request] = []
-        for kind in ("final", "partial"):
+        for kind in PRIORITY:
             if batch:
                 break
             for stream_id in list(self._queues):

@@ -13,14 +13,19 @@ cost more with every second someone talks. A partial is only started when a
 decoder worker is idle, so under load partials thin out instead of delaying
 finals (measured: they were two thirds of all compute). Partials are shown and
 checked, never stored.
+Early finals: when a pause has lasted `vad.early_final_ms` but not yet the
+hang-over, the utterance so far is decoded while a worker is idle. If the
+hang-over confirms the pause, that decode is the final, so the text comes as the
+hang-over ends instead of a decode later; if speech resumes, it is dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import av
 import numpy as np
@@ -33,10 +38,12 @@ from bot.audio.vad import Utterance, VadSegmenter
 from bot.config import TranscriptionSettings, VadSettings
 from bot.log import get_logger
 from bot.transcribe.buffer import TranscriptBuffer
-from bot.transcribe.engine import QueueFull, TranscriptionEngine
+from bot.transcribe.engine import Outcome, QueueFull, TranscriptionEngine
+from bot.transcribe.scheduler import Kind
 from bot.transcribe.segment import Participant
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 PartialListener = Callable[[Participant, str, str, float, float], None]  # who, text, language, start, end
 LostListener = Callable[[Participant, float, float, str], None]  # who, start, end, why
@@ -111,6 +118,9 @@ class ParticipantStream:
         self._partial_in_flight = False
         self._partial_shed = False
         self._next_partial_s = 0.0
+        self._early: tuple[Utterance, asyncio.Task[Outcome | None]] | None = None  # decoding ahead of the hang-over
+        self.early_used = 0
+        self.early_wasted = 0
         self._stream_id = f"{session_id}/{participant.id}"
         self.utterances = 0
         self.latencies_s: list[float] = []
@@ -152,8 +162,7 @@ class ParticipantStream:
             self._segmenter.skip(samples)
             return
         for utterance in self._segmenter.silence(samples):
-            self._next_partial_s = 0.0
-            self._submit(utterance, waited_s=0.0)  # closed by missing audio, not by a pause anyone sat through
+            self._take(utterance, waited_s=0.0)  # closed by missing audio, not by a pause anyone sat through
 
     def push_pcm(self, samples: np.ndarray, arrived_s: float | None = None) -> None:
         """`arrived_s`: when these samples arrived, on the session clock (default: now)."""
@@ -163,14 +172,21 @@ class ParticipantStream:
             self._segmenter.skip(samples.size)
             return
         for utterance in self._segmenter.push(samples):
-            self._next_partial_s = 0.0
-            self._submit(utterance)
+            self._take(utterance)
         self._maybe_partial()
+
+    def _take(self, utterance: Utterance, waited_s: float | None = None) -> None:
+        if utterance.provisional:
+            self._decode_early(utterance)
+            return
+        self._next_partial_s = 0.0
+        self._submit(utterance, waited_s)
 
     def discard(self) -> None:
         """Objection: stop at once, drop what is in flight, append nothing more."""
         self._discarded = True
         self._segmenter.reset()
+        self._drop_early()
         self._engine.cancel_stream(self._stream_id)
         for task in list(self._pending):
             task.cancel()
@@ -188,6 +204,7 @@ class ParticipantStream:
         last = None if self._discarded else self._segmenter.flush()
         if last is not None:
             self._submit(last)
+        self._drop_early()
         while self._pending:  # a final may start a second look while we wait
             await asyncio.gather(*self._pending, return_exceptions=True)
 
@@ -199,12 +216,68 @@ class ParticipantStream:
         # part of what a speaker experiences as latency, so it is counted.
         if waited_s is None:
             waited_s = max(0.0, self._segmenter.position_s - utterance.end_s)
-        self._track(self._transcribe(utterance, time.monotonic() - waited_s))
+        early = self._early
+        self._early = None
+        if early is not None and not early[0].same_speech(utterance):
+            self._waste(early[1])
+            early = None
+        self._track(self._transcribe(utterance, time.monotonic() - waited_s, None if early is None else early[1]))
 
-    def _track(self, coroutine: object) -> None:
-        task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
+    # -- early finals ----------------------------------------------------------------
+
+    def _decode_early(self, utterance: Utterance) -> None:
+        """A pause long enough that it may end the utterance: decode it now, on spare compute only."""
+        self._drop_early()
+        if self._discarded or utterance.short or not self._engine.has_idle_worker():
+            return
+        speech_ended_at = time.monotonic() - max(0.0, self._segmenter.position_s - utterance.end_s)
+        self._early = (utterance, self._track(self._hear_early(utterance, speech_ended_at)))
+
+    async def _hear_early(self, utterance: Utterance, speech_ended_at: float) -> Outcome | None:
+        if not self._engine.has_idle_worker():  # checked again as it starts: finals came first meanwhile
+            return None
+        return await self._hear(utterance, speech_ended_at, kind="early")
+
+    def _drop_early(self) -> None:
+        if self._early is not None:
+            self._waste(self._early[1])
+            self._early = None
+
+    def _waste(self, task: asyncio.Task[Outcome | None]) -> None:
+        """Speech went on after the pause (or the stream ended): the early decode is not the final."""
+        self.early_wasted += 1
+        metrics.early_final("wasted")
+        task.cancel()  # still queued: never decoded; decoding: its result is ignored
+
+    async def _hear(self, utterance: Utterance, speech_ended_at: float, kind: Kind = "final") -> Outcome:
+        """Decode an utterance; text the recognizer doubts goes to the objection check meanwhile."""
+        language = await self._language_of(utterance.samples)
+
+        def unsure(text: str) -> None:
+            # Text the recognizer doubts (a first pass about to be redone, or dropped by the filters):
+            # never stored, but an objection in it must be honoured without waiting.
+            self._unsure(text, language, utterance.start_s, utterance.end_s, speech_ended_at)
+
+        return await self._engine.transcribe(
+            utterance.samples, language, self._prompt, stream_id=self._stream_id, kind=kind,
+            on_draft=unsure if self._on_unsure is not None else None,
+        )
+
+    async def _early_outcome(self, early: asyncio.Task[Outcome | None]) -> Outcome | None:
+        """The early decode's outcome, or None when it did not run or complete (then the final is decoded anew)."""
+        await asyncio.wait([early])
+        if early.cancelled() or early.exception() is not None or early.result() is None:
+            return None
+        self.early_used += 1
+        metrics.early_final("used")
+        return early.result()
+
+    def _track(self, coroutine: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        task = asyncio.ensure_future(coroutine)
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())  # a wasted early decode's error is no news
+        return task
 
     async def _language_of(self, samples: np.ndarray) -> str:
         if self._language == "auto":
@@ -214,19 +287,12 @@ class ParticipantStream:
                      probability=round(probability, 2))
         return self._language
 
-    async def _transcribe(self, utterance: Utterance, speech_ended_at: float) -> None:
-        def unsure(text: str) -> None:
-            # Text the recognizer doubts (a first pass about to be redone, or dropped by the filters):
-            # never stored, but an objection in it must be honoured without waiting.
-            self._unsure(text, language, utterance.start_s, utterance.end_s, speech_ended_at)
-
-        language = self._language
+    async def _transcribe(self, utterance: Utterance, speech_ended_at: float,
+                          early: asyncio.Task[Outcome | None] | None = None) -> None:
         try:
-            language = await self._language_of(utterance.samples)
-            outcome = await self._engine.transcribe(
-                utterance.samples, language, self._prompt, stream_id=self._stream_id, kind="final",
-                on_draft=unsure if self._on_unsure is not None else None,
-            )
+            outcome = None if early is None else await self._early_outcome(early)
+            if outcome is None:
+                outcome = await self._hear(utterance, speech_ended_at)
         except QueueFull:
             self.overflowed += 1
             self._lost(utterance, "untranscribed (overload)")
@@ -242,6 +308,11 @@ class ParticipantStream:
         self.latest_latency_s = self.latencies_s[-1]
         result = outcome.recognized
         offset = self._offset_s or 0.0
+        language = result.language if result is not None else self._language
+
+        def unsure(text: str) -> None:
+            self._unsure(text, language, utterance.start_s, utterance.end_s, speech_ended_at)
+
         if utterance.short:
             # Under the VAD minimum: an objection in it counts, nothing of it is kept or shown.
             text = result.text if result is not None else outcome.unsure_text

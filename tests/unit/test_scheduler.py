@@ -51,5 +51,24 @@ async def test_overflow_is_refused_and_counted_and_a_final_displaces_a_partial()
     scheduler.submit(request("c"))  # evicts a's partial rather than losing a final
     with pytest.raises(QueueFull):
         scheduler.submit(request("d"))
-    assert scheduler.metrics.overflow_dropped == {"final": 1, "partial": 2}
+    assert scheduler.metrics.overflow_dropped == {"final": 1, "early": 0, "partial": 2}
     assert scheduler.depth == 2
+
+
+async def test_early_finals_go_after_finals_and_before_partials_and_give_way_when_full() -> None:
+    """An early final (decoded ahead of a pause that may end the utterance) is spare-compute work:
+    it never delays a final, but is worth more than a caption."""
+    loop = asyncio.get_running_loop()
+    scheduler = FairScheduler(max_queue=2)
+
+    def request(stream: str, kind: str) -> Request:
+        return Request(stream, kind, None, loop.create_future())  # type: ignore[arg-type]
+
+    partial, early = request("a", "partial"), request("b", "early")
+    scheduler.submit(partial)
+    scheduler.submit(early)
+    final = request("c", "final")
+    scheduler.submit(final)  # full: the final displaces the oldest non-final
+    assert partial.future.cancelled() and not early.future.cancelled()
+    assert [r.kind for r in await scheduler.next_batch(4)] == ["final"]
+    assert [r.kind for r in await scheduler.next_batch(4)] == ["early"]

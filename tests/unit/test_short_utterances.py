@@ -14,7 +14,7 @@ from bot.config import VadSettings
 def feed(segmenter: VadSegmenter, audio: np.ndarray, chunk: int = 320) -> list:
     closed = []
     for start in range(0, audio.size, chunk):
-        closed += segmenter.push(audio[start : start + chunk])
+        closed += [u for u in segmenter.push(audio[start : start + chunk]) if not u.provisional]
     last = segmenter.flush()
     return closed + ([last] if last else [])
 

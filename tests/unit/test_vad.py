@@ -20,7 +20,7 @@ def silence(seconds: float) -> np.ndarray:
 def feed(segmenter: VadSegmenter, audio: np.ndarray, chunk: int = 320):
     closed = []
     for start in range(0, audio.size, chunk):  # 20 ms pieces, as WebRTC delivers them
-        closed += segmenter.push(audio[start : start + chunk])
+        closed += [u for u in segmenter.push(audio[start : start + chunk]) if not u.provisional]
     last = segmenter.flush()
     return closed + ([last] if last else [])
 
