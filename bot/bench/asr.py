@@ -153,7 +153,7 @@ async def run_load(engine: TranscriptionEngine, settings: Settings, plans: list[
         peak / 2**20, {kind: seconds - compute_before.get(kind, 0.0) for kind, seconds in engine.compute_s.items()},
         sum(plan.seconds for plan in plans), sum(process.cpu_times()[:2]) - cpu_before, partials,
         {key: load_after[key] - load_before.get(key, 0) for key in load_after},
-        {"used": sum(s.early_used for s in streams), "wasted": sum(s.early_wasted for s in streams)},
+        {"used": sum(s.early.used for s in streams), "wasted": sum(s.early.wasted for s in streams)},
     )
 
 

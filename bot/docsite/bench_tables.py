@@ -49,6 +49,11 @@ def _pooled(rows: list[Results], key: str) -> str:
     return pair(pct(caught / objections if objections else None), pct(stopped / others if others else None))
 
 
+def _spoken_recalls(*runs: Results) -> str:
+    recalls = [pct(run.get("recall")) for run in runs]
+    return "–" if all(r == "–" for r in recalls) else " / ".join(recalls)
+
+
 def consent(results: Results) -> str:
     languages: dict[str, Results] = results["languages"]
     thresholds = sorted({k.removeprefix("typed_blind_cautious_threshold_") for row in languages.values() for k in row
@@ -71,7 +76,7 @@ def consent(results: Results) -> str:
             language, *(_stop_figures(row, key) for key in typed[:1]),
             pair(pct(cautious.get("handled_rate")), pct(cautious.get("asked_rate_non_objections"))),
             *(_stop_figures(row, key) for key in typed[1:]),
-            " / ".join([pct(spoken.get("recall")), pct(unprimed.get("recall")), pct(greedy.get("recall"))]),
+            _spoken_recalls(spoken, unprimed, greedy),
             pct(spoken.get("false_stop_rate")),
             pair(seconds(spoken.get("latency_median_s")), seconds(spoken.get("latency_p95_s"))),
         ])
@@ -154,15 +159,19 @@ def _cross_validated(examples: Results) -> str:
 
 def asr(results: Results) -> str:
     header = ["window", "sessions", "end of speech → text, median", "p95", "finished behind real time",
-              "CPU s per session-audio s", "partials' share of decoding", "partials shed", "finals greedy",
-              "peak RSS", "real time?"]
+              "CPU s per session-audio s", "partials' share of decoding", "partials shed",
+              "early finals used / wasted", "finals greedy", "peak RSS", "real time?"]
     rows = []
-    for window, runs in (("utterance-sized", results["load"]), ("baseline: Whisper's 30 s", results["baseline_full_window"])):
+    for window, runs in (("utterance-sized", results["load"]),
+                         ("same, without early finals", results.get("without_early_finals", [])),
+                         ("baseline: Whisper's 30 s", results["baseline_full_window"])):
         for i, run in enumerate(runs):
+            early = pair(str(run["early_finals_used"]), str(run["early_finals_wasted"])) \
+                if "early_finals_used" in run else "–"
             rows.append([window if i == 0 else "", str(run["sessions"]), seconds(run["latency_median_s"]),
                          seconds(run["latency_p95_s"]), seconds(run["finished_behind_real_time_s"]),
                          f"{run['cpu_s_per_session_audio_s']:.3f}", pct(run["compute_share_partials"]),
-                         str(run["partials_shed"]), pct(run["finals_greedy_share"]),
+                         str(run["partials_shed"]), early, pct(run["finals_greedy_share"]),
                          f"{run['peak_rss_mb']:.0f} MB", "yes" if run["real_time"] else "no"])
     sets = results["wer"]["sets"]
     columns = [c for c in next(iter(sets.values())) if c not in ("language", "words")]
@@ -176,7 +185,9 @@ def asr(results: Results) -> str:
         if workload["lockstep_worst_case"] else "different recordings per session, staggered starts"
     return "\n\n".join([
         f"Model `{results['model']}`, finals at beam {results['beam_size']} (greedy with "
-        f"{results['greedy_when_waiting']} or more waiting), {results.get('num_workers', 1)} decoder worker(s), "
+        f"{results['greedy_when_waiting']} or more waiting or another decoder at work), "
+        f"early finals after {results.get('early_final_ms', 0)} ms of silence (0 = off), "
+        f"{results.get('num_workers', 1)} decoder worker(s), "
         f"{results.get('cpu_count', '?')} CPUs; "
         f"{workload['seconds_per_level']:.0f} s per level, {kind}, pauses {workload['pauses_s'][0]}–"
         f"{workload['pauses_s'][1]} s (seed {workload['seed']}).",

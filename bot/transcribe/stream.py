@@ -13,10 +13,8 @@ cost more with every second someone talks. A partial is only started when a
 decoder worker is idle, so under load partials thin out instead of delaying
 finals (measured: they were two thirds of all compute). Partials are shown and
 checked, never stored.
-Early finals: when a pause has lasted `vad.early_final_ms` but not yet the
-hang-over, the utterance so far is decoded while a worker is idle. If the
-hang-over confirms the pause, that decode is the final, so the text comes as the
-hang-over ends instead of a decode later; if speech resumes, it is dropped.
+Early finals (early.py): a pause of `vad.early_final_ms` starts the decode of the
+utterance so far on an idle worker, used as the final if the hang-over confirms it.
 """
 
 from __future__ import annotations
@@ -38,6 +36,7 @@ from bot.audio.vad import Utterance, VadSegmenter
 from bot.config import TranscriptionSettings, VadSettings
 from bot.log import get_logger
 from bot.transcribe.buffer import TranscriptBuffer
+from bot.transcribe.early import EarlyDecode, EarlyFinals
 from bot.transcribe.engine import Outcome, QueueFull, TranscriptionEngine
 from bot.transcribe.scheduler import Kind
 from bot.transcribe.segment import Participant
@@ -118,9 +117,7 @@ class ParticipantStream:
         self._partial_in_flight = False
         self._partial_shed = False
         self._next_partial_s = 0.0
-        self._early: tuple[Utterance, asyncio.Task[Outcome | None]] | None = None  # decoding ahead of the hang-over
-        self.early_used = 0
-        self.early_wasted = 0
+        self.early = EarlyFinals()
         self._stream_id = f"{session_id}/{participant.id}"
         self.utterances = 0
         self.latencies_s: list[float] = []
@@ -186,7 +183,7 @@ class ParticipantStream:
         """Objection: stop at once, drop what is in flight, append nothing more."""
         self._discarded = True
         self._segmenter.reset()
-        self._drop_early()
+        self.early.drop()
         self._engine.cancel_stream(self._stream_id)
         for task in list(self._pending):
             task.cancel()
@@ -204,7 +201,7 @@ class ParticipantStream:
         last = None if self._discarded else self._segmenter.flush()
         if last is not None:
             self._submit(last)
-        self._drop_early()
+        self.early.drop()
         while self._pending:  # a final may start a second look while we wait
             await asyncio.gather(*self._pending, return_exceptions=True)
 
@@ -216,38 +213,20 @@ class ParticipantStream:
         # part of what a speaker experiences as latency, so it is counted.
         if waited_s is None:
             waited_s = max(0.0, self._segmenter.position_s - utterance.end_s)
-        early = self._early
-        self._early = None
-        if early is not None and not early[0].same_speech(utterance):
-            self._waste(early[1])
-            early = None
-        self._track(self._transcribe(utterance, time.monotonic() - waited_s, None if early is None else early[1]))
-
-    # -- early finals ----------------------------------------------------------------
+        self._track(self._transcribe(utterance, time.monotonic() - waited_s, self.early.claim(utterance)))
 
     def _decode_early(self, utterance: Utterance) -> None:
         """A pause long enough that it may end the utterance: decode it now, on spare compute only."""
-        self._drop_early()
+        self.early.drop()
         if self._discarded or utterance.short or not self._engine.has_idle_worker():
             return
         speech_ended_at = time.monotonic() - max(0.0, self._segmenter.position_s - utterance.end_s)
-        self._early = (utterance, self._track(self._hear_early(utterance, speech_ended_at)))
+        self.early.begin(utterance, self._track(self._hear_early(utterance, speech_ended_at)))
 
     async def _hear_early(self, utterance: Utterance, speech_ended_at: float) -> Outcome | None:
         if not self._engine.has_idle_worker():  # checked again as it starts: finals came first meanwhile
             return None
         return await self._hear(utterance, speech_ended_at, kind="early")
-
-    def _drop_early(self) -> None:
-        if self._early is not None:
-            self._waste(self._early[1])
-            self._early = None
-
-    def _waste(self, task: asyncio.Task[Outcome | None]) -> None:
-        """Speech went on after the pause (or the stream ended): the early decode is not the final."""
-        self.early_wasted += 1
-        metrics.early_final("wasted")
-        task.cancel()  # still queued: never decoded; decoding: its result is ignored
 
     async def _hear(self, utterance: Utterance, speech_ended_at: float, kind: Kind = "final") -> Outcome:
         """Decode an utterance; text the recognizer doubts goes to the objection check meanwhile."""
@@ -262,15 +241,6 @@ class ParticipantStream:
             utterance.samples, language, self._prompt, stream_id=self._stream_id, kind=kind,
             on_draft=unsure if self._on_unsure is not None else None,
         )
-
-    async def _early_outcome(self, early: asyncio.Task[Outcome | None]) -> Outcome | None:
-        """The early decode's outcome, or None when it did not run or complete (then the final is decoded anew)."""
-        await asyncio.wait([early])
-        if early.cancelled() or early.exception() is not None or early.result() is None:
-            return None
-        self.early_used += 1
-        metrics.early_final("used")
-        return early.result()
 
     def _track(self, coroutine: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         task = asyncio.ensure_future(coroutine)
@@ -288,9 +258,9 @@ class ParticipantStream:
         return self._language
 
     async def _transcribe(self, utterance: Utterance, speech_ended_at: float,
-                          early: asyncio.Task[Outcome | None] | None = None) -> None:
+                          early: EarlyDecode | None = None) -> None:
         try:
-            outcome = None if early is None else await self._early_outcome(early)
+            outcome = None if early is None else await self.early.outcome(early)
             if outcome is None:
                 outcome = await self._hear(utterance, speech_ended_at)
         except QueueFull:

@@ -264,9 +264,9 @@ async def test_an_early_final_is_the_final_when_the_pause_holds(base_engine, spe
         await stream.finish()
         texts[early_ms] = " ".join(s.text for s in buffer.segments())
         if early_ms:
-            assert (stream.early_used, stream.utterances) == (1, 1), (stream.early_used, stream.early_wasted)
+            assert (stream.early.used, stream.utterances) == (1, 1), (stream.early.used, stream.early.wasted)
         else:
-            assert stream.early_used == stream.early_wasted == 0
+            assert stream.early.used == stream.early.wasted == 0
     assert texts[240] == texts[0]
     assert word_error_rate(reference, texts[240]) < 0.3
 
@@ -286,6 +286,6 @@ async def test_speech_that_resumes_after_the_early_point_is_cut_as_without_early
         await stream.finish()
         heard[early_ms] = [(round(s.end - s.start, 3), s.text) for s in buffer.segments()]  # session clocks differ
         if early_ms:
-            assert stream.early_wasted >= 1, "the 0.4 s pause was decoded ahead and then not used"
+            assert stream.early.wasted >= 1, "the 0.4 s pause was decoded ahead and then not used"
     assert heard[240] == heard[0]
     assert word_error_rate(f"{first_ref} {second_ref}", " ".join(text for *_, text in heard[240])) < 0.3
