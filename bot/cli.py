@@ -440,7 +440,9 @@ def bench_consent(config: Path | None, languages: tuple[str, ...], spoken_object
                 _fmt(figures["latency_median_s"], "s"), _fmt(figures["latency_p95_s"], "s"),
                 f"{figures['objections']}+{figures['non_objections']}",
             )
-    console.print(table)
+    # Nine columns and long mode names: where output is not a terminal (a log, CI) rich assumes 80
+    # columns and squeezes every cell to nothing.
+    Console(file=console.file, highlight=False, width=max(console.width, 140)).print(table)
     examples = results["examples_cross_validated"]
     if "by_threshold" in examples:
         at = examples["by_threshold"].get(str(examples["threshold_in_use"]), {})
