@@ -13,6 +13,10 @@ recall beam 1 / beam 5 / beam 5 with 8 s padding: en 85/95/85 %, es 70/65/65 %, 
 fr 0/0/10 %, it 45/65/60 %, pt 30/45/40 %; empty texts 13 / 6 / 8 of 120. French espeak-ng is
 unintelligible to Whisper base however it is decoded (offline faster-whisper at beam 5, on six of
 those sentences: WER 0.84; streaming here, 0.96).
+
+It speaks objections only, so it cannot see false stops: beam 5, better here, stopped falsely on
+more of the blind set's other sentences (`bench consent`, docs/transcription.md), and finals stay
+greedy. Measure both sides before changing how finals are decoded.
 """
 
 from __future__ import annotations
