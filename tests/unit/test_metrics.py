@@ -12,7 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot import metrics
 from bot.session import State
 
-ALLOWED_LABELS = {"state": {s.value for s in State}, "kind": {"final", "partial"}, "le": None}
+ALLOWED_LABELS = {"state": {s.value for s in State}, "kind": {"final", "early", "partial"},
+                  "outcome": {"used", "wasted"}, "le": None}
 
 
 def _get(url: str) -> tuple[int, str, str]:
