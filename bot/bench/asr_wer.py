@@ -49,27 +49,21 @@ def offline_text(engine: TranscriptionEngine, audio: np.ndarray, language: str, 
 async def compare(engine: TranscriptionEngine, settings: Settings, beams: list[int]) -> dict[str, Any]:
     """Per set: reference word count, offline WER (beam 5) and streaming WER for each final beam."""
     rows: dict[str, Any] = {}
-    configured = engine.load.beam_size, engine.load.greedy_when_waiting
-    # Played faster than real time, finals queue up: no falling back to greedy here, each beam is measured as such.
-    engine.load.greedy_when_waiting = 1 << 30
-    try:
-        for name, clips in wer_sets().items():
-            language = clips[0].language
-            audio = _played(clips)
-            reference = " ".join(c.reference for c in clips)
-            prompt = load_announcements(settings.paths.announcements_dir, language).asr_prompt \
-                if settings.transcription.consent_prompt else None
-            offline = await asyncio.to_thread(offline_text, engine, audio, language, OFFLINE_BEAM)
-            row: dict[str, Any] = {"language": language, "words": len(reference.split()),
-                                   "offline_beam5": round(word_error_rate(reference, offline, language), 4)}
-            for beam in beams:
-                engine.load.beam_size = beam
+    for name, clips in wer_sets().items():
+        language = clips[0].language
+        audio = _played(clips)
+        reference = " ".join(c.reference for c in clips)
+        prompt = load_announcements(settings.paths.announcements_dir, language).asr_prompt \
+            if settings.transcription.consent_prompt else None
+        offline = await asyncio.to_thread(offline_text, engine, audio, language, OFFLINE_BEAM)
+        row: dict[str, Any] = {"language": language, "words": len(reference.split()),
+                               "offline_beam5": round(word_error_rate(reference, offline, language), 4)}
+        for beam in beams:
+            with engine.load.pinned(beam):
                 heard = await transcribe_pcm(engine, settings, audio, language, realtime=False, prompt=prompt)
-                hypothesis = " ".join(str(s["text"]) for s in heard.segments)
-                row[f"streaming_beam{beam}"] = round(word_error_rate(reference, hypothesis, language), 4)
-            rows[name] = row
-    finally:
-        engine.load.beam_size, engine.load.greedy_when_waiting = configured
+            hypothesis = " ".join(str(s["text"]) for s in heard.segments)
+            row[f"streaming_beam{beam}"] = round(word_error_rate(reference, hypothesis, language), 4)
+        rows[name] = row
     return rows
 
 

@@ -325,8 +325,6 @@ async def run_consent_bench(
     settings: Settings, languages: list[str], spoken_objections: int, spoken_others: int, seed: int = 7
 ) -> dict[str, Any]:
     engine = TranscriptionEngine(settings.transcription, settings.paths.cache_dir) if spoken_objections or spoken_others else None
-    if engine is not None:  # items are played faster than real time: finals must not fall back to greedy here
-        engine.load.greedy_when_waiting = 1 << 30
     rows: dict[str, Any] = {}
     sampler = random.Random(seed)
     with Progress() as progress:
@@ -384,18 +382,21 @@ async def run_consent_bench(
                 sayable_objections, sayable_others = _sayable(objections), _sayable(others)
                 picked_objections = sampler.sample(sayable_objections, min(spoken_objections, len(sayable_objections)))
                 picked_others = sampler.sample(sayable_others, min(spoken_others, len(sayable_others)))
-                counts = await spoken(guard, engine, settings, language, picked_objections, picked_others, progress)
-                row[f"spoken_blind_{settings.consent.objection_sensitivity}"] = counts.summary()
-                # Baseline: the same items and detector, without priming the recognizer.
-                unprimed = settings.model_copy(update={
-                    "transcription": settings.transcription.model_copy(update={"consent_prompt": False})})
-                counts = await spoken(guard, engine, unprimed, language, picked_objections, picked_others, progress)
-                row["spoken_blind_without_asr_prompt_baseline"] = counts.summary()
-                if engine.load.beam_size > 1:  # baseline: the same, with finals decoded greedily
-                    configured, engine.load.beam_size = engine.load.beam_size, 1
+                # Each run keeps its beam for every final: a partial or early decode at work must not
+                # turn the beam under test into greedy (the load policy's fallback, for calls).
+                beam = settings.transcription.beam_size
+                with engine.load.pinned(beam):
                     counts = await spoken(guard, engine, settings, language, picked_objections, picked_others, progress)
+                    row[f"spoken_blind_{settings.consent.objection_sensitivity}"] = counts.summary()
+                    # Baseline: the same items and detector, without priming the recognizer.
+                    unprimed = settings.model_copy(update={
+                        "transcription": settings.transcription.model_copy(update={"consent_prompt": False})})
+                    counts = await spoken(guard, engine, unprimed, language, picked_objections, picked_others, progress)
+                    row["spoken_blind_without_asr_prompt_baseline"] = counts.summary()
+                if beam > 1:  # baseline: the same, with finals decoded greedily
+                    with engine.load.pinned(1):
+                        counts = await spoken(guard, engine, settings, language, picked_objections, picked_others, progress)
                     row["spoken_blind_finals_greedy_baseline"] = counts.summary()
-                    engine.load.beam_size = configured
             rows[language] = row
     if engine is not None:
         engine.close()

@@ -17,6 +17,8 @@ finals decoded greedily) and a log event when the level changes, with counts onl
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import IntEnum
 
 from bot import metrics
@@ -47,6 +49,19 @@ class LoadPolicy:
         self.partials_shed = 0
         self.finals_greedy = 0
         self.finals_with_beam = 0
+        self._pinned = False
+
+    @contextmanager
+    def pinned(self, beam_size: int) -> Iterator[None]:
+        """Every final at `beam_size`, whatever the load: for measuring a beam (benchmarks play audio
+        faster than real time, so finals wait and decoders are busy, and the greedy fallback would
+        otherwise decide the beam under test)."""
+        configured = self.beam_size, self._pinned
+        self.beam_size, self._pinned = beam_size, True
+        try:
+            yield
+        finally:
+            self.beam_size, self._pinned = configured
 
     def partial_shed(self) -> None:
         self.partials_shed += 1
@@ -58,7 +73,7 @@ class LoadPolicy:
         `workers_busy` other decoders are at work."""
         if finals_waiting > self.max_batch:
             self._observe(LoadLevel.QUEUEING)
-        if self.beam_size > 1 and (finals_waiting >= self.greedy_when_waiting or workers_busy >= GREEDY_WHEN_BUSY):
+        if self.beam_size > 1 and not self._pinned and (finals_waiting >= self.greedy_when_waiting or workers_busy >= GREEDY_WHEN_BUSY):
             self._observe(LoadLevel.GREEDY)
             self.finals_greedy += finals
             metrics.finals_greedy(finals)

@@ -48,3 +48,16 @@ def test_finals_are_greedy_while_another_decoder_is_at_work() -> None:
     assert policy.beam_for_finals(finals=1, finals_waiting=0, workers_busy=1) == 1
     assert policy.level == LoadLevel.GREEDY
     assert policy.summary() == {"partials_shed": 0, "finals_greedy": 1, "finals_with_beam": 1}
+
+
+def test_a_pinned_beam_holds_whatever_the_load() -> None:
+    """Benchmarks measure a beam: played faster than real time, finals wait and decoders are busy,
+    and the fallback must not decide the beam under test (it did: bench asr's "beam 5" WER column
+    decoded some finals greedily)."""
+    policy = LoadPolicy(beam_size=1, greedy_when_waiting=2, max_batch=4)
+    with policy.pinned(5):
+        assert policy.beam_for_finals(finals=2, finals_waiting=3, workers_busy=1) == 5
+    assert policy.beam_size == 1
+    assert policy.beam_for_finals(finals=1, finals_waiting=0, workers_busy=0) == 1
+    policy.beam_size = 5
+    assert policy.beam_for_finals(finals=1, finals_waiting=0, workers_busy=1) == 1
