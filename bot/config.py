@@ -174,7 +174,14 @@ class TranscriptionSettings(_Section):
     )
     greedy_when_waiting: int = Field(
         2, ge=1, le=1000, description="With this many finals waiting for the model, the next batch of finals is "
-        "decoded greedily: accuracy gives way before latency does (metric sessionbot_transcription_finals_greedy).",
+        "decoded the cheap way (greedy, without context): accuracy gives way before latency does (metric "
+        "sessionbot_transcription_finals_greedy).",
+    )
+    context_s: float = Field(
+        10.0, ge=0.0, le=20.0,
+        description="A final is heard after the same speaker's previous utterance (if no longer than this), whose "
+        "text is forced as the decoder's prefix: Whisper hears each sentence in context. 0 = each utterance alone. "
+        "Dropped, like the beam, while another decoder is at work or finals wait.",
     )
     no_speech_threshold: float = Field(
         0.6, ge=0.0, le=1.0, description="Output is dropped when Whisper's no-speech probability is above this and "

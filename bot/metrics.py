@@ -36,7 +36,7 @@ LOAD_LEVEL = Gauge("sessionbot_transcription_load_level",
 PARTIALS_SHED = Counter("sessionbot_transcription_partials_shed", "Partials skipped because every decoder was busy.",
                         registry=REGISTRY)
 FINALS_GREEDY = Counter("sessionbot_transcription_finals_greedy",
-                        "Finals decoded greedily (beam 1) because others were waiting.", registry=REGISTRY)
+                        "Finals decoded the cheap way (greedy, without context) because others were waiting or decoding.", registry=REGISTRY)
 EARLY_FINALS = Counter("sessionbot_transcription_early_finals",
                        "Utterances decoded ahead of the hang-over: used as the final, or wasted (speech went on).",
                        ["outcome"], registry=REGISTRY)

@@ -209,6 +209,7 @@ async def run_asr_bench(settings: Settings, plan: AsrBenchPlan, report: Callable
     results: dict[str, Any] = {
         "model": settings.transcription.model, "beam_size": settings.transcription.beam_size,
         "greedy_when_waiting": settings.transcription.greedy_when_waiting, "cpu_count": os.cpu_count(),
+        "context_s": settings.transcription.context_s,
         "num_workers": settings.transcription.num_workers,
         "workload": {"seconds_per_level": seconds, "lockstep_worst_case": plan.lockstep, "seed": plan.seed,
                      "pauses_s": list(PAUSE_RANGE_S), "languages": {k: len(v) for k, v in pool.items()}},
@@ -220,8 +221,8 @@ async def run_asr_bench(settings: Settings, plan: AsrBenchPlan, report: Callable
     report("word error rate: streaming (finals at beam " + "/".join(map(str, plan.wer_beams))
            + ") against offline faster-whisper (beam 5), per language")
     wer = await asr_wer.compare(engine, settings, list(plan.wer_beams))
-    results["wer"] = {"sets": wer, "pooled": {column: asr_wer.pooled(wer, column) for column in
-                                              ["offline_beam5", *(f"streaming_beam{b}" for b in plan.wer_beams)]}}
+    columns = [c for c in next(iter(wer.values())) if c not in ("language", "words")]
+    results["wer"] = {"sets": wer, "pooled": {column: asr_wer.pooled(wer, column) for column in columns}}
 
     load: dict[int, LoadResult] = {}
     for level in plan.levels:

@@ -2,10 +2,13 @@
 
 For each set (the LJ Speech clips; each language of the real multilingual recordings), the clips
 are played one after another with pauses, once through the in-call streaming pipeline (VAD,
-utterance-sized window, the language's recognizer prompt, finals decoded with the beam under test)
-and once offline by faster-whisper on the whole recording (beam 5, its own VAD filter): the
-reference a streaming system has to match. Word counts are reported: twelve multilingual clips are
-few, and a ratio on a dozen words is noisy.
+utterance-sized window, the language's recognizer prompt, finals decoded with the beam under test,
+heard after the speaker's previous utterance unless `transcription.context_s` is 0) and once
+offline by faster-whisper on the whole recording (beam 5, its own VAD filter): the reference a
+streaming system has to match. Each recording's finals are done before the next is played, as in a
+call whose pauses outlast decoding (they do: see the latency curve), so the context is there. A
+column without context is the same-run baseline. Word counts are reported: twelve multilingual
+clips are few, and a ratio on a dozen words is noisy.
 """
 
 from __future__ import annotations
@@ -19,8 +22,11 @@ from bot.audio.pcm import ASR_RATE, pcm_to_float
 from bot.bench.workload import Clip, lj_speech_clips, multilingual_clips
 from bot.config import Settings
 from bot.consent.announcements import load_announcements
+from bot.transcribe.buffer import TranscriptBuffer
 from bot.transcribe.engine import TranscriptionEngine
-from bot.transcribe.file import transcribe_pcm
+from bot.transcribe.file import stream_pcm
+from bot.transcribe.segment import Participant
+from bot.transcribe.stream import ParticipantStream, store_all
 from bot.wer import word_error_rate
 
 OFFLINE_BEAM = 5
@@ -39,6 +45,21 @@ def _played(clips: list[Clip]) -> np.ndarray:
     return np.concatenate([part for clip in clips for part in (pause, clip.samples)] + [pause])
 
 
+async def streamed_text(engine: TranscriptionEngine, settings: Settings, clips: list[Clip], language: str,
+                        prompt: str | None) -> str:
+    """The clips through one participant stream, each one's finals done before the next is played."""
+    buffer = TranscriptBuffer("wer")
+    stream = ParticipantStream(Participant("reader", "speaker"), engine, store_all(buffer), settings.vad, language,
+                               lambda: 0.0, session_id=buffer.session_id, prompt=prompt)
+    pause = np.zeros(int(PAUSE_S * ASR_RATE), dtype=np.int16)
+    await stream_pcm(stream, pause, realtime=False)
+    for clip in clips:
+        await stream_pcm(stream, np.concatenate([clip.samples, pause]), realtime=False)
+        await stream.settled()
+    await stream.finish()
+    return " ".join(segment.text for segment in buffer.segments())
+
+
 def offline_text(engine: TranscriptionEngine, audio: np.ndarray, language: str, beam_size: int) -> str:
     segments, _ = engine.decoder.model.transcribe(
         pcm_to_float(audio), language=engine.language_for(language), beam_size=beam_size, vad_filter=True,
@@ -47,7 +68,8 @@ def offline_text(engine: TranscriptionEngine, audio: np.ndarray, language: str, 
 
 
 async def compare(engine: TranscriptionEngine, settings: Settings, beams: list[int]) -> dict[str, Any]:
-    """Per set: reference word count, offline WER (beam 5) and streaming WER for each final beam."""
+    """Per set: reference word count, offline WER (beam 5) and streaming WER for each final beam, with
+    context as configured and, when that is on, without (`streaming_beam<N>_no_context`)."""
     rows: dict[str, Any] = {}
     for name, clips in wer_sets().items():
         language = clips[0].language
@@ -59,10 +81,11 @@ async def compare(engine: TranscriptionEngine, settings: Settings, beams: list[i
         row: dict[str, Any] = {"language": language, "words": len(reference.split()),
                                "offline_beam5": round(word_error_rate(reference, offline, language), 4)}
         for beam in beams:
-            with engine.load.pinned(beam):
-                heard = await transcribe_pcm(engine, settings, audio, language, realtime=False, prompt=prompt)
-            hypothesis = " ".join(str(s["text"]) for s in heard.segments)
-            row[f"streaming_beam{beam}"] = round(word_error_rate(reference, hypothesis, language), 4)
+            for context in [True, False] if engine.load.context else [False]:
+                with engine.load.pinned(beam, context):
+                    hypothesis = await streamed_text(engine, settings, clips, language, prompt)
+                column = f"streaming_beam{beam}" + ("_no_context" if engine.load.context and not context else "")
+                row[column] = round(word_error_rate(reference, hypothesis, language), 4)
         rows[name] = row
     return rows
 

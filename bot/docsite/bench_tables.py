@@ -186,14 +186,16 @@ def asr(results: Results) -> str:
     return "\n\n".join([
         f"Model `{results['model']}`, finals at beam {results['beam_size']} (greedy with "
         f"{results['greedy_when_waiting']} or more waiting or another decoder at work), "
+        + (f"each final heard after the speaker's previous utterance (up to {results['context_s']:g} s; dropped "
+           "with the beam under load), " if results.get("context_s") else "") +
         f"early finals after {results.get('early_final_ms', 0)} ms of silence (0 = off), "
         f"{results.get('num_workers', 1)} decoder worker(s), "
         f"{results.get('cpu_count', '?')} CPUs; "
         f"{workload['seconds_per_level']:.0f} s per level, {kind}, pauses {workload['pauses_s'][0]}–"
         f"{workload['pauses_s'][1]} s (seed {workload['seed']}).",
         table(header, rows),
-        "Word error rate, streaming (finals at each beam) against offline faster-whisper on the same "
-        "recordings (same model, beam 5):",
+        "Word error rate, streaming (finals at each beam; \"no context\": each utterance alone) against "
+        "offline faster-whisper on the same recordings (same model, beam 5):",
         table(["set", "words", *(c.replace("_", " ") for c in columns)], wer_rows),
         "\n".join([
             f"- Capacity: {results['capacity_sessions_real_time']} concurrent two-party sessions in real time.",

@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +20,8 @@ import numpy as np
 from bot import metrics
 from bot.config import TranscriptionSettings
 from bot.log import get_logger
-from bot.transcribe.decoder import Job, Outcome, Recognized, WhisperDecoder, audio_seconds
-from bot.transcribe.load import LoadPolicy
+from bot.transcribe.decoder import Context, Job, Outcome, Recognized, WhisperDecoder, audio_seconds
+from bot.transcribe.load import FinalsDecoding, LoadPolicy
 from bot.transcribe.provision import resolve_model
 from bot.transcribe.scheduler import FairScheduler, Kind, QueueFull, Request
 
@@ -60,7 +61,8 @@ class TranscriptionEngine:
         self._scheduler: FairScheduler | None = None
         self._dispatchers: list[asyncio.Task[None]] = []
         self._busy_workers = 0
-        self.load = LoadPolicy(settings.beam_size, settings.greedy_when_waiting, settings.max_batch)
+        self.load = LoadPolicy(settings.beam_size, settings.greedy_when_waiting, settings.max_batch,
+                               context=settings.context_s > 0)
         self.dropped: dict[str, int] = {}
         self.compute_s: dict[str, float] = {"final": 0.0, "early": 0.0, "partial": 0.0}  # decoder time, shared out by audio length
         log.info("asr_model_loaded", model=settings.model, device=self.device, load_s=round(self.load_s, 2))
@@ -101,15 +103,17 @@ class TranscriptionEngine:
     async def transcribe(
         self, samples: np.ndarray, language: str, prompt: str | None = None, *,
         stream_id: str = "default", kind: Kind = "final", on_draft: Callable[[str], None] | None = None,
-        careful: bool = False,
+        careful: bool = False, context: Context | None = None,
     ) -> Outcome:
         """`on_draft(text)` runs on the event loop with a suspicious first pass's text before the
-        careful re-decode (see decoder.Job); `careful`: decode the careful way outright."""
+        careful re-decode (see decoder.Job); `careful`: decode the careful way outright; `context`:
+        the speaker's previous utterance, used unless the load policy drops it."""
         scheduler = self._ensure_dispatchers()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Outcome] = loop.create_future()
         draft = None if on_draft is None else (lambda text: loop.call_soon_threadsafe(on_draft, text))
-        job = Job(samples, self.language_for(language), prompt, draft, careful, partial=kind == "partial")
+        job = Job(samples, self.language_for(language), prompt, draft, careful, partial=kind == "partial",
+                  context=context)
         submitted = time.monotonic()
         try:
             scheduler.submit(Request(stream_id, kind, job, future, submitted))
@@ -135,12 +139,13 @@ class TranscriptionEngine:
             if not live:
                 continue
             finals = sum(1 for r in live if r.kind != "partial")
-            beam = self.load.beam_for_finals(finals, scheduler.waiting("final"), self._busy_workers) \
-                if finals else 1  # partials: greedy
+            decoding = self.load.for_finals(finals, scheduler.waiting("final"), self._busy_workers) \
+                if finals else FinalsDecoding(1, context=False)  # partials: greedy
+            jobs = [r.job if decoding.context else replace(r.job, context=None) for r in live]
             started = time.perf_counter()
             self._busy_workers += 1
             try:
-                outcomes = await loop.run_in_executor(self._pool, self.decoder.decode, [r.job for r in live], beam)
+                outcomes = await loop.run_in_executor(self._pool, self.decoder.decode, jobs, decoding.beam_size)
             except Exception as exc:  # noqa: BLE001 - fail these utterances, keep the engine
                 for request in live:
                     if not request.future.done():

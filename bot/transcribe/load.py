@@ -6,7 +6,9 @@
    for partials);
 3. greedy: `transcription.greedy_when_waiting` finals or more are waiting, or another decoder is
    at work (a beam there would hold the next final back), so the next batch of finals is decoded
-   greedily (beam 1): less accurate, cheaper;
+   the cheap way: greedily (beam 1) and each utterance alone, without the speaker's previous
+   utterance as context (`transcription.context_s`, which about doubles a final's cost): less
+   accurate, cheaper;
 4. queueing: more finals are waiting than one batch takes; they wait their turn (and past
    `transcription.max_queue`, are refused and reported as untranscribed).
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import IntEnum
 
 from bot import metrics
@@ -39,9 +42,16 @@ class LoadLevel(IntEnum):
     QUEUEING = 3
 
 
+@dataclass(frozen=True)
+class FinalsDecoding:
+    beam_size: int
+    context: bool  # hear each final after the speaker's previous utterance
+
+
 class LoadPolicy:
-    def __init__(self, beam_size: int, greedy_when_waiting: int, max_batch: int) -> None:
+    def __init__(self, beam_size: int, greedy_when_waiting: int, max_batch: int, context: bool = False) -> None:
         self.beam_size = beam_size
+        self.context = context
         self.greedy_when_waiting = greedy_when_waiting
         self.max_batch = max_batch
         self.level = LoadLevel.NORMAL
@@ -52,35 +62,38 @@ class LoadPolicy:
         self._pinned = False
 
     @contextmanager
-    def pinned(self, beam_size: int) -> Iterator[None]:
-        """Every final at `beam_size`, whatever the load: for measuring a beam (benchmarks play audio
-        faster than real time, so finals wait and decoders are busy, and the greedy fallback would
-        otherwise decide the beam under test)."""
-        configured = self.beam_size, self._pinned
+    def pinned(self, beam_size: int, context: bool | None = None) -> Iterator[None]:
+        """Every final at `beam_size` (and with or without context; default: as configured), whatever
+        the load: for measuring a decoding (benchmarks play audio faster than real time, so finals wait
+        and decoders are busy, and the cheap fallback would otherwise decide what is under test)."""
+        configured = self.beam_size, self.context, self._pinned
         self.beam_size, self._pinned = beam_size, True
+        self.context = self.context if context is None else context
         try:
             yield
         finally:
-            self.beam_size, self._pinned = configured
+            self.beam_size, self.context, self._pinned = configured
 
     def partial_shed(self) -> None:
         self.partials_shed += 1
         metrics.partial_shed()
         self._observe(LoadLevel.PARTIALS_SHED)
 
-    def beam_for_finals(self, finals: int, finals_waiting: int, workers_busy: int = 0) -> int:
-        """The beam for a batch of `finals` finals with `finals_waiting` more behind it, while
+    def for_finals(self, finals: int, finals_waiting: int, workers_busy: int = 0) -> FinalsDecoding:
+        """How to decode a batch of `finals` finals with `finals_waiting` more behind it, while
         `workers_busy` other decoders are at work."""
         if finals_waiting > self.max_batch:
             self._observe(LoadLevel.QUEUEING)
-        if self.beam_size > 1 and not self._pinned and (finals_waiting >= self.greedy_when_waiting or workers_busy >= GREEDY_WHEN_BUSY):
+        costly = self.beam_size > 1 or self.context
+        pressed = finals_waiting >= self.greedy_when_waiting or workers_busy >= GREEDY_WHEN_BUSY
+        if costly and pressed and not self._pinned:
             self._observe(LoadLevel.GREEDY)
             self.finals_greedy += finals
             metrics.finals_greedy(finals)
-            return 1
+            return FinalsDecoding(1, context=False)
         self._observe(LoadLevel.NORMAL)
         self.finals_with_beam += finals
-        return self.beam_size
+        return FinalsDecoding(self.beam_size, self.context)
 
     def summary(self) -> dict[str, int]:
         return {"partials_shed": self.partials_shed, "finals_greedy": self.finals_greedy,

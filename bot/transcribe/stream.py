@@ -15,6 +15,9 @@ finals (measured: they were two thirds of all compute). Partials are shown and
 checked, never stored.
 Early finals (early.py): a pause of `vad.early_final_ms` starts the decode of the
 utterance so far on an idle worker, used as the final if the hang-over confirms it.
+Context: finals and early finals carry this speaker's last heard utterance (audio and
+text, no longer than `transcription.context_s`, in memory only, gone on discard), so the
+decoder hears each sentence after the one before it (decoder.Context).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from bot.audio.vad import Utterance, VadSegmenter
 from bot.config import TranscriptionSettings, VadSettings
 from bot.log import get_logger
 from bot.transcribe.buffer import TranscriptBuffer
+from bot.transcribe.decoder import Context
 from bot.transcribe.early import EarlyDecode, EarlyFinals
 from bot.transcribe.engine import Outcome, QueueFull, TranscriptionEngine
 from bot.transcribe.scheduler import Kind
@@ -127,6 +131,8 @@ class ParticipantStream:
         self._partial_after_s = settings.partial_after_s
         self._partial_every_s = settings.partial_every_s
         self._partial_window_s = settings.partial_window_s
+        self._context_s = settings.context_s
+        self._context: Context | None = None  # this speaker's last heard utterance
 
     @property
     def language(self) -> str:
@@ -182,6 +188,7 @@ class ParticipantStream:
     def discard(self) -> None:
         """Objection: stop at once, drop what is in flight, append nothing more."""
         self._discarded = True
+        self._context = None
         self._segmenter.reset()
         self.early.drop()
         self._engine.cancel_stream(self._stream_id)
@@ -202,6 +209,10 @@ class ParticipantStream:
         if last is not None:
             self._submit(last)
         self.early.drop()
+        await self.settled()
+
+    async def settled(self) -> None:
+        """Wait until every transcription in flight is done."""
         while self._pending:  # a final may start a second look while we wait
             await asyncio.gather(*self._pending, return_exceptions=True)
 
@@ -239,7 +250,7 @@ class ParticipantStream:
 
         return await self._engine.transcribe(
             utterance.samples, language, self._prompt, stream_id=self._stream_id, kind=kind,
-            on_draft=unsure if self._on_unsure is not None else None,
+            on_draft=unsure if self._on_unsure is not None else None, context=self._context,
         )
 
     def _track(self, coroutine: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
@@ -293,6 +304,9 @@ class ParticipantStream:
             unsure(outcome.unsure_text)
         if result is None or self._discarded:
             return
+        # A longer utterance is no context: its text would not match clipped audio, and an older one is not "before".
+        fits = utterance.end_s - utterance.start_s <= self._context_s
+        self._context = Context(utterance.samples, result.text) if fits else None
         if self._second_look is not None and self._on_unsure is not None and self._second_look(result.text, result.language):
             self._track(self._look_again(utterance, result.language))
         await self._on_final(Heard(

@@ -283,3 +283,75 @@ async def test_speech_that_resumes_after_the_early_point_is_cut_as_without_early
     assert early.early.wasted >= 1, "the 0.4 s pause was decoded ahead and then not used"
     assert kept == kept_late
     assert word_error_rate(f"{first_ref} {second_ref}", " ".join(text for _, text in kept)) < 0.3
+
+
+async def _read_through_one_stream(engine: TranscriptionEngine, settings, clips: list[np.ndarray],
+                                   context: bool) -> tuple[list[str], list[bool]]:
+    """The clips as one speaker, each one's final done before the next; with or without context.
+    Returns the finals' texts and, per decoded final, whether it carried a context."""
+    from bot.transcribe.decoder import WhisperDecoder
+
+    carried: list[bool] = []
+    decode = WhisperDecoder.decode
+
+    def spy(self, jobs, beam_size=1):  # records what each final was decoded with
+        carried.extend(job.context is not None for job in jobs if not job.partial)
+        return decode(self, jobs, beam_size)
+
+    buffer = TranscriptBuffer("context")
+    stream = ParticipantStream(Participant("p1", "reader"), engine, store_all(buffer), settings.vad, "en",
+                               time.monotonic, session_id="context")
+    pause = np.zeros(ASR_RATE, dtype=np.int16)
+    WhisperDecoder.decode = spy
+    try:
+        with engine.load.pinned(1, context):
+            for samples in clips:
+                for start in range(0, samples.size + pause.size, CHUNK):
+                    stream.push_pcm(np.concatenate([samples, pause])[start : start + CHUNK])
+                await stream.settled()
+            await stream.finish()
+    finally:
+        WhisperDecoder.decode = decode
+    return [s.text for s in buffer.segments()], carried
+
+
+async def test_a_final_heard_in_context_is_only_the_new_utterance(base_engine, speech_dir) -> None:
+    """With the previous utterance in front of it and its text forced as the prefix, the decoder writes
+    the new words only: no sentence comes out twice, and none is worse than heard alone by much."""
+    settings, engine = base_engine
+    clips = [load_clips()[i] for i in (1, 3, 7)]  # 1.9, 5.1 and 1.8 s: each fits transcription.context_s
+    alone, carried_alone = await _read_through_one_stream(engine, settings, [c for c, _ in clips], context=False)
+    texts, carried = await _read_through_one_stream(engine, settings, [c for c, _ in clips], context=True)
+    assert not any(carried_alone) and carried[0] is False and all(carried[1:]), carried
+    assert len(texts) == len(clips) == len(alone), (texts, alone)
+    reference = " ".join(r for _, r in clips)
+    assert word_error_rate(reference, " ".join(texts)) <= word_error_rate(reference, " ".join(alone)) + 0.1
+    for (_, own), text, previous in zip(clips[1:], texts[1:], clips, strict=False):
+        mine, before = set(normalize(own).split()), set(normalize(previous[1]).split()) - set(normalize(own).split())
+        heard = set(normalize(text).split())
+        assert len(heard & mine) >= len(mine) // 2, (own, text)
+        assert len(heard & before) <= 1, (previous[1], text)  # the context's words are not repeated
+
+
+async def test_noise_after_speech_heard_in_context_yields_no_text(base_engine, speech_dir) -> None:
+    """Context lowers Whisper's no-speech probability (the window holds speech): noise after a sentence
+    must still come out as nothing, through the confidence filters and the second hearing alone."""
+    settings, engine = base_engine
+    noise, kinds = synthetic_non_speech(seconds_each=6.0)
+    sentence = load_clips()[1][0]
+    texts, carried = await _read_through_one_stream(engine, settings, [sentence, noise], context=True)
+    assert len(texts) == 1 and any(carried[1:]), (texts, carried, kinds)
+
+
+async def test_a_short_objection_after_a_sentence_is_not_swallowed_by_the_context(base_engine, speech_dir) -> None:
+    """Forced to continue from the previous sentence, Whisper may decide nothing new was said; a short
+    objection is exactly what that would lose, so such a final is heard again alone."""
+    from bot.audio.pcm import resample_pcm
+    from bot.audio.tts import render_speech
+    from bot.wer import content_word_recall
+
+    settings, engine = base_engine
+    objection = resample_pcm(*render_speech("Please stop recording.", "en-us"), ASR_RATE)
+    texts, carried = await _read_through_one_stream(engine, settings, [load_clips()[1][0], objection], context=True)
+    assert carried[1] is True and len(texts) == 2, (texts, carried)
+    assert content_word_recall("stop recording", texts[1]) >= 0.5, texts
