@@ -88,6 +88,7 @@ class LoadResult:
             "partials": self.partials,
             "partials_shed": self.degraded.get("partials_shed", 0),
             "finals_greedy_share": round(self.degraded.get("finals_greedy", 0) / finals, 3) if finals else None,
+            "finals_in_context_share": round(self.degraded.get("finals_in_context", 0) / finals, 3) if finals else None,
             "latency_median_s": percentile(self.latencies_s, 50),
             "latency_p95_s": percentile(self.latencies_s, 95),
             "utterances": len(self.latencies_s),
@@ -243,6 +244,18 @@ async def run_asr_bench(settings: Settings, plan: AsrBenchPlan, report: Callable
             report(f"without early finals: {level} session(s)")
             without_early[level] = await _level(engine, late_finals, plans, report, f"without early finals {level}")
 
+    # Same engine and sessions with each utterance decoded alone: what hearing finals in context costs.
+    without_context: dict[int, LoadResult] = {}
+    if engine.load.context:
+        level = plan.levels[0]
+        engine.load.context = False
+        try:
+            report(f"without context: {level} session(s)")
+            without_context[level] = await _level(engine, settings, plan_sessions(pool, level, seconds, plan.seed,
+                                                  plan.lockstep), report, f"without context {level}")
+        finally:
+            engine.load.context = True
+
     report("silence and noise (5 × 60 s)")
     noise, kinds = synthetic_non_speech()
     heard = await transcribe_pcm(engine, settings, noise, "en", realtime=False)
@@ -265,6 +278,7 @@ async def run_asr_bench(settings: Settings, plan: AsrBenchPlan, report: Callable
         "baseline_full_window": [baseline_load[lv].summary() for lv in sorted(baseline_load)],
         "early_final_ms": settings.vad.early_final_ms,
         "without_early_finals": [without_early[lv].summary() for lv in sorted(without_early)],
+        "without_context": [without_context[lv].summary() for lv in sorted(without_context)],
         "capacity_sessions_real_time": capacity,
         "memory": {
             "rss_1_session_mb": round(one.peak_rss_mb, 1),

@@ -22,17 +22,19 @@ def print_results(console: Console, results: dict[str, Any]) -> None:
     table = Table(title=f"Streaming transcription, {results['model']}, finals beam {results['beam_size']} "
                         f"({seconds:.0f} s per level{worst})")
     for column in ("window", "sessions", "median", "p95", "behind", "CPU s / audio s", "partials' share",
-                   "partials shed", "early finals used / wasted", "finals greedy", "peak RSS", "real time"):
+                   "partials shed", "early finals used / wasted", "finals cheap (load)", "finals in context", "peak RSS",
+                   "real time"):
         table.add_column(column, no_wrap=column == "window")
     for window, rows in (("utterance", results["load"]),
                          ("utterance, no early finals", results.get("without_early_finals", [])),
+                         ("utterance, no context", results.get("without_context", [])),
                          ("30 s (baseline)", results["baseline_full_window"])):
         for row in rows:
             table.add_row(window, str(row["sessions"]), _fmt(row["latency_median_s"], " s"), _fmt(row["latency_p95_s"], " s"),
                           _fmt(row["finished_behind_real_time_s"], " s"), f"{row['cpu_s_per_session_audio_s']:.3f}",
                           _fmt(row["compute_share_partials"]), str(row["partials_shed"]),
                           f"{row.get('early_finals_used', 0)} / {row.get('early_finals_wasted', 0)}", _fmt(row["finals_greedy_share"]),
-                          f"{row['peak_rss_mb']:.0f} MB", "yes" if row["real_time"] else "no")
+                          _fmt(row.get("finals_in_context_share")), f"{row['peak_rss_mb']:.0f} MB", "yes" if row["real_time"] else "no")
     console.print(table)
     wer = Table(title="Word error rate: streaming vs offline faster-whisper (same model, beam 5)")
     sets = results["wer"]["sets"]

@@ -160,10 +160,12 @@ def _cross_validated(examples: Results) -> str:
 def asr(results: Results) -> str:
     header = ["window", "sessions", "end of speech → text, median", "p95", "finished behind real time",
               "CPU s per session-audio s", "partials' share of decoding", "partials shed",
-              "early finals used / wasted", "finals greedy", "peak RSS", "real time?"]
+              "early finals used / wasted", "finals made cheap by load (greedy, no context)", "finals in context",
+              "peak RSS", "real time?"]
     rows = []
     for window, runs in (("utterance-sized", results["load"]),
                          ("same, without early finals", results.get("without_early_finals", [])),
+                         ("same, without context", results.get("without_context", [])),
                          ("baseline: Whisper's 30 s", results["baseline_full_window"])):
         for i, run in enumerate(runs):
             early = pair(str(run["early_finals_used"]), str(run["early_finals_wasted"])) \
@@ -172,6 +174,7 @@ def asr(results: Results) -> str:
                          seconds(run["latency_p95_s"]), seconds(run["finished_behind_real_time_s"]),
                          f"{run['cpu_s_per_session_audio_s']:.3f}", pct(run["compute_share_partials"]),
                          str(run["partials_shed"]), early, pct(run["finals_greedy_share"]),
+                         pct(run.get("finals_in_context_share")),
                          f"{run['peak_rss_mb']:.0f} MB", "yes" if run["real_time"] else "no"])
     sets = results["wer"]["sets"]
     columns = [c for c in next(iter(sets.values())) if c not in ("language", "words")]

@@ -21,9 +21,10 @@ clear" when primed: see `is_prompt_echo`).
 A final can be heard in context (`Context`): the same speaker's previous utterance goes in front
 of it in the window and that utterance's text is forced as the decoder's prefix, so Whisper writes
 only the new words but hears them the way it hears a whole recording. Decoded alone, a sentence
-loses what the sentence before it tells the model about the voice, the language and the topic:
-on espeak-ng renderings of 40 ordinary sentences per language, English errors went from 15 % to
-8 % (offline faster-whisper on the whole recording: 5 %), German from 62 % to 30 % (beam 5).
+loses what the sentence before it tells the model about the voice, the language and the topic.
+Through the whole pipeline at beam 5, on espeak-ng renderings of 40 ordinary sentences per language,
+word errors went from 10.1 % to 8.1 % in English, 35.3 % to 27.7 % in Spanish (offline faster-whisper
+on the whole recording: 27.5 %) and 32.1 % to 25.0 % in German.
 """
 
 from __future__ import annotations

@@ -142,6 +142,7 @@ class TranscriptionEngine:
             decoding = self.load.for_finals(finals, scheduler.waiting("final"), self._busy_workers) \
                 if finals else FinalsDecoding(1, context=False)  # partials: greedy
             jobs = [r.job if decoding.context else replace(r.job, context=None) for r in live]
+            self.load.heard_in_context(sum(job.context is not None for job in jobs))
             started = time.perf_counter()
             self._busy_workers += 1
             try:

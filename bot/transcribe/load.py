@@ -59,6 +59,7 @@ class LoadPolicy:
         self.partials_shed = 0
         self.finals_greedy = 0
         self.finals_with_beam = 0
+        self.finals_in_context = 0
         self._pinned = False
 
     @contextmanager
@@ -95,9 +96,13 @@ class LoadPolicy:
         self.finals_with_beam += finals
         return FinalsDecoding(self.beam_size, self.context)
 
+    def heard_in_context(self, finals: int) -> None:
+        """Finals decoded after their speaker's previous utterance (those with one that fitted)."""
+        self.finals_in_context += finals
+
     def summary(self) -> dict[str, int]:
         return {"partials_shed": self.partials_shed, "finals_greedy": self.finals_greedy,
-                "finals_with_beam": self.finals_with_beam}
+                "finals_with_beam": self.finals_with_beam, "finals_in_context": self.finals_in_context}
 
     def _observe(self, seen: LoadLevel) -> None:
         now = time.monotonic()

@@ -16,8 +16,9 @@ checked, never stored.
 Early finals (early.py): a pause of `vad.early_final_ms` starts the decode of the
 utterance so far on an idle worker, used as the final if the hang-over confirms it.
 Context: finals and early finals carry this speaker's last heard utterance (audio and
-text, no longer than `transcription.context_s`, in memory only, gone on discard), so the
-decoder hears each sentence after the one before it (decoder.Context).
+text, in memory only, gone on discard) when the two together are no longer than
+`transcription.context_s`, so the decoder hears each sentence after the one before it
+(decoder.Context).
 """
 
 from __future__ import annotations
@@ -250,8 +251,16 @@ class ParticipantStream:
 
         return await self._engine.transcribe(
             utterance.samples, language, self._prompt, stream_id=self._stream_id, kind=kind,
-            on_draft=unsure if self._on_unsure is not None else None, context=self._context,
+            on_draft=unsure if self._on_unsure is not None else None, context=self._context_for(utterance),
         )
+
+    def _context_for(self, utterance: Utterance) -> Context | None:
+        """The previous utterance, when both fit in `context_s`: the window, and so the decode's cost,
+        stays bounded (a 10 s context in front of a 10 s utterance took one session's p95 past 1 s)."""
+        budget = int(self._context_s * ASR_RATE)
+        if self._context is None or self._context.samples.size + utterance.samples.size > budget:
+            return None
+        return self._context
 
     def _track(self, coroutine: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         task = asyncio.ensure_future(coroutine)
@@ -304,8 +313,8 @@ class ParticipantStream:
             unsure(outcome.unsure_text)
         if result is None or self._discarded:
             return
-        # A longer utterance is no context: its text would not match clipped audio, and an older one is not "before".
-        fits = utterance.end_s - utterance.start_s <= self._context_s
+        # A longer utterance is no context (its text would not match clipped audio), and an older one is not "before".
+        fits = utterance.samples.size < self._context_s * ASR_RATE
         self._context = Context(utterance.samples, result.text) if fits else None
         if self._second_look is not None and self._on_unsure is not None and self._second_look(result.text, result.language):
             self._track(self._look_again(utterance, result.language))

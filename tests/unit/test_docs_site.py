@@ -245,7 +245,7 @@ def test_the_consent_tables_come_from_the_json(tmp_path: Path) -> None:
 def test_the_asr_tables_come_from_the_json(tmp_path: Path) -> None:
     write(tmp_path, "asr", ASR)
     text = bench_section(tmp_path, "asr")
-    assert "| utterance-sized | 1 | 0.81 s | 0.93 s | 0.02 s | 0.060 | 65.0 % | 0 | – | 0.0 % | 518 MB | yes |" in text
+    assert "| utterance-sized | 1 | 0.81 s | 0.93 s | 0.02 s | 0.060 | 65.0 % | 0 | – | 0.0 % | – | 518 MB | yes |" in text
     assert "|  | 6 | 0.81 s | 2.69 s |" in text and "| 40 | – | 25.0 % |" in text
     assert "| baseline: Whisper's 30 s | 1 |" in text and "180 s per level, different recordings" in text
     assert "| multilingual es | 15 | 27.8 % | 50.0 % | 30.0 % |" in text

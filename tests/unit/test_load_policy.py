@@ -26,7 +26,7 @@ def test_beam_holds_until_finals_wait_then_greedy_then_queueing() -> None:
         assert policy.level == LoadLevel.GREEDY
         assert policy.for_finals(finals=4, finals_waiting=9).beam_size == 1
         assert policy.level == LoadLevel.QUEUEING
-    assert policy.summary() == {"partials_shed": 1, "finals_greedy": 8, "finals_with_beam": 3}
+    assert policy.summary() == {"partials_shed": 1, "finals_greedy": 8, "finals_with_beam": 3, "finals_in_context": 0}
     assert value("sessionbot_transcription_finals_greedy_total") - greedy_before == 8
     assert value("sessionbot_transcription_load_level") == 3
     changes = [(e["previous"], e["level"]) for e in logs if e["event"] == "asr_load_level"]
@@ -48,7 +48,7 @@ def test_context_is_the_first_thing_dropped_under_load_even_when_greedy() -> Non
     assert policy.for_finals(finals=1, finals_waiting=0, workers_busy=1) == FinalsDecoding(1, context=False)
     assert policy.for_finals(finals=2, finals_waiting=2, workers_busy=0) == FinalsDecoding(1, context=False)
     assert policy.level == LoadLevel.GREEDY
-    assert policy.summary() == {"partials_shed": 0, "finals_greedy": 3, "finals_with_beam": 1}
+    assert policy.summary() == {"partials_shed": 0, "finals_greedy": 3, "finals_with_beam": 1, "finals_in_context": 0}
 
 
 def test_finals_are_greedy_while_another_decoder_is_at_work() -> None:
@@ -58,7 +58,7 @@ def test_finals_are_greedy_while_another_decoder_is_at_work() -> None:
     assert policy.for_finals(finals=1, finals_waiting=0, workers_busy=0).beam_size == 5
     assert policy.for_finals(finals=1, finals_waiting=0, workers_busy=1).beam_size == 1
     assert policy.level == LoadLevel.GREEDY
-    assert policy.summary() == {"partials_shed": 0, "finals_greedy": 1, "finals_with_beam": 1}
+    assert policy.summary() == {"partials_shed": 0, "finals_greedy": 1, "finals_with_beam": 1, "finals_in_context": 0}
 
 
 def test_a_pinned_beam_holds_whatever_the_load() -> None:
