@@ -61,13 +61,14 @@ class ConsentStage:
 
     # -- speech ------------------------------------------------------------------
 
-    async def final(self, heard: Heard) -> None:
+    async def final(self, heard: Heard) -> bool:
+        """Check a final, then keep it unless consent says otherwise; returns whether it was kept."""
         p = self._known(heard.participant)
         event = await self.guard.check_speech(p, heard.text, heard.language, heard.end)
         if event is not None and event.action != "ask":
             self._act(event)
         if self._objected():
-            return
+            return False
         question = self.questions.open.get(p.id)
         if question is not None:
             if not self._can_answer(question, heard.start):
@@ -76,25 +77,25 @@ class ConsentStage:
                 log.info("unsure_question_echo_dropped", participant_id=p.id)  # the assistant's own words
             else:
                 self._answer(question, heard.text, "speech", heard.end)
-                if not self._objected():
-                    self._keep(p, heard)
-            return
+                return self._keep(p, heard)
+            return False
         if event is not None and event.action == "ask" and self._open(p, "speech", heard):
-            return
-        self._keep(p, heard)
+            return False
+        return self._keep(p, heard)
 
-    def _keep(self, p: Participant, heard: Heard) -> None:
+    def _keep(self, p: Participant, heard: Heard) -> bool:
         if self._objected():
-            return
+            return False
         if self.paused_during(heard.start, heard.end):
             log.info("speech_held", participant_id=p.id, reason="paused by clinician")
-            return
+            return False
         if not self.admissions.admits(p.id, heard.start):
             self.admissions.hold(p.id)
             self.audit.held_utterances[p.id] = self.audit.held_utterances.get(p.id, 0) + 1
             log.info("speech_held", participant_id=p.id, reason="consent not yet applied")
-            return
+            return False
         self.buffer.append(p, heard.start, heard.end, heard.text, heard.language, heard.confidence)
+        return True
 
     def partial(self, participant: Participant, text: str, language: str, start: float, end: float) -> None:
         async def check_then_show() -> None:

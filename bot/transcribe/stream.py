@@ -15,7 +15,7 @@ finals (measured: they were two thirds of all compute). Partials are shown and
 checked, never stored.
 Early finals (early.py): a pause of `vad.early_final_ms` starts the decode of the
 utterance so far on an idle worker, used as the final if the hang-over confirms it.
-Context: finals and early finals carry this speaker's last heard utterance (audio and
+Context: finals and early finals carry this speaker's last kept utterance (audio and
 text, in memory only, gone on discard) when the two together are no longer than
 `transcription.context_s`, so the decoder hears each sentence after the one before it
 (decoder.Context).
@@ -70,15 +70,19 @@ class Heard:
     confidence: float
 
 
-FinalSink = Callable[[Heard], Awaitable[None]]
+# Returns whether the utterance was kept: only a kept utterance may be the next one's context, so
+# speech the consent stage held back (before the announcement reached someone, while paused) never
+# shapes what is written later.
+FinalSink = Callable[[Heard], Awaitable[bool]]
 
 
 def store_all(buffer: TranscriptBuffer) -> FinalSink:
     """A sink that keeps every final: for tools with no call and so no consent to apply
     (transcribing a file, benchmarks). A session's sink is its consent stage instead."""
 
-    async def sink(heard: Heard) -> None:
+    async def sink(heard: Heard) -> bool:
         buffer.append(heard.participant, heard.start, heard.end, heard.text, heard.language, heard.confidence)
+        return True
 
     return sink
 
@@ -313,15 +317,16 @@ class ParticipantStream:
             unsure(outcome.unsure_text)
         if result is None or self._discarded:
             return
-        # A longer utterance is no context (its text would not match clipped audio), and an older one is not "before".
-        fits = utterance.samples.size < self._context_s * ASR_RATE
-        self._context = Context(utterance.samples, result.text) if fits else None
         if self._second_look is not None and self._on_unsure is not None and self._second_look(result.text, result.language):
             self._track(self._look_again(utterance, result.language))
-        await self._on_final(Heard(
+        kept = await self._on_final(Heard(
             self.participant, start=offset + utterance.start_s, end=offset + utterance.end_s,
             text=result.text, language=result.language, confidence=result.confidence,
         ))
+        # Not kept, or too long to be context (its text would not match clipped audio): the next utterance
+        # is heard alone, never after an older one.
+        fits = kept and not self._discarded and utterance.samples.size < self._context_s * ASR_RATE
+        self._context = Context(utterance.samples, result.text) if fits else None
         log.info(
             "segment_transcribed",
             participant_id=self.participant.id,

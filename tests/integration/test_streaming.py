@@ -286,9 +286,10 @@ async def test_speech_that_resumes_after_the_early_point_is_cut_as_without_early
 
 
 async def _read_through_one_stream(engine: TranscriptionEngine, settings, clips: list[np.ndarray],
-                                   context: bool) -> tuple[list[str], list[bool]]:
-    """The clips as one speaker, each one's final done before the next; with or without context.
-    Returns the finals' texts and, per decoded final, whether it carried a context."""
+                                   context: bool, keep_first: bool = True) -> tuple[list[str], list[bool]]:
+    """The clips as one speaker, each one's final done before the next; with or without context;
+    `keep_first=False`: the sink holds the first final back, as consent does before the announcement.
+    Returns the kept finals' texts and, per decoded final, whether it carried a context."""
     from bot.transcribe.decoder import WhisperDecoder
 
     carried: list[bool] = []
@@ -299,7 +300,13 @@ async def _read_through_one_stream(engine: TranscriptionEngine, settings, clips:
         return decode(self, jobs, beam_size)
 
     buffer = TranscriptBuffer("context")
-    stream = ParticipantStream(Participant("p1", "reader"), engine, store_all(buffer), settings.vad, "en",
+    keep, finals = store_all(buffer), []
+
+    async def sink(heard) -> bool:
+        finals.append(heard)
+        return await keep(heard) if keep_first or len(finals) > 1 else False
+
+    stream = ParticipantStream(Participant("p1", "reader"), engine, sink, settings.vad, "en",
                                time.monotonic, session_id="context")
     pause = np.zeros(ASR_RATE, dtype=np.int16)
     WhisperDecoder.decode = spy
@@ -355,3 +362,12 @@ async def test_a_short_objection_after_a_sentence_is_not_swallowed_by_the_contex
     texts, carried = await _read_through_one_stream(engine, settings, [load_clips()[1][0], objection], context=True)
     assert carried[1] is True and len(texts) == 2, (texts, carried)
     assert content_word_recall("stop recording", texts[1]) >= 0.5, texts
+
+
+async def test_speech_the_consent_stage_held_back_is_never_context(base_engine, speech_dir) -> None:
+    """Words said before the announcement reached someone are not kept; they must not shape what is
+    written after it either, so only a kept utterance becomes the next one's context."""
+    settings, engine = base_engine
+    clips = [load_clips()[i][0] for i in (1, 3, 7)]
+    texts, carried = await _read_through_one_stream(engine, settings, clips, context=True, keep_first=False)
+    assert len(texts) == 2 and carried == [False, False, True], (texts, carried)
