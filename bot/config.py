@@ -179,10 +179,10 @@ class TranscriptionSettings(_Section):
     )
     context_s: float = Field(
         10.0, ge=0.0, le=20.0,
-        description="A final is heard after the same speaker's previous utterance, whose text is forced as the "
-        "decoder's prefix (Whisper hears each sentence in context), when the two together last no longer than this: "
-        "the window and its cost stay bounded. 0 = each utterance alone. Dropped, like the beam, while another "
-        "decoder is at work or finals wait.",
+        description="A final is heard after the same speaker's last kept utterances (up to three), whose text is "
+        "forced as the decoder's prefix (Whisper hears each sentence in context): as many as fit with it in this "
+        "many seconds, so the window and its cost stay bounded. 0 = each utterance alone. Dropped, like the beam, "
+        "while another decoder is at work or finals wait.",
     )
     no_speech_threshold: float = Field(
         0.6, ge=0.0, le=1.0, description="Output is dropped when Whisper's no-speech probability is above this and "

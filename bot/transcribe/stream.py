@@ -15,10 +15,9 @@ finals (measured: they were two thirds of all compute). Partials are shown and
 checked, never stored.
 Early finals (early.py): a pause of `vad.early_final_ms` starts the decode of the
 utterance so far on an idle worker, used as the final if the hang-over confirms it.
-Context: finals and early finals carry this speaker's last kept utterance (audio and
-text, in memory only, gone on discard) when the two together are no longer than
-`transcription.context_s`, so the decoder hears each sentence after the one before it
-(decoder.Context).
+Context: finals and early finals carry this speaker's last kept utterances (audio and
+text, in memory only, gone on discard) that fit with them in `transcription.context_s`,
+so the decoder hears each sentence after the ones before it (recent.py).
 """
 
 from __future__ import annotations
@@ -40,9 +39,9 @@ from bot.audio.vad import Utterance, VadSegmenter
 from bot.config import TranscriptionSettings, VadSettings
 from bot.log import get_logger
 from bot.transcribe.buffer import TranscriptBuffer
-from bot.transcribe.decoder import Context
 from bot.transcribe.early import EarlyDecode, EarlyFinals
 from bot.transcribe.engine import Outcome, QueueFull, TranscriptionEngine
+from bot.transcribe.recent import RecentSpeech
 from bot.transcribe.scheduler import Kind
 from bot.transcribe.segment import Participant
 
@@ -136,8 +135,7 @@ class ParticipantStream:
         self._partial_after_s = settings.partial_after_s
         self._partial_every_s = settings.partial_every_s
         self._partial_window_s = settings.partial_window_s
-        self._context_s = settings.context_s
-        self._context: Context | None = None  # this speaker's last heard utterance
+        self._recent = RecentSpeech(settings.context_s)
 
     @property
     def language(self) -> str:
@@ -193,7 +191,7 @@ class ParticipantStream:
     def discard(self) -> None:
         """Objection: stop at once, drop what is in flight, append nothing more."""
         self._discarded = True
-        self._context = None
+        self._recent.forget()
         self._segmenter.reset()
         self.early.drop()
         self._engine.cancel_stream(self._stream_id)
@@ -255,16 +253,8 @@ class ParticipantStream:
 
         return await self._engine.transcribe(
             utterance.samples, language, self._prompt, stream_id=self._stream_id, kind=kind,
-            on_draft=unsure if self._on_unsure is not None else None, context=self._context_for(utterance),
+            on_draft=unsure if self._on_unsure is not None else None, context=self._recent.context_for(utterance.samples),
         )
-
-    def _context_for(self, utterance: Utterance) -> Context | None:
-        """The previous utterance, when both fit in `context_s`: the window, and so the decode's cost,
-        stays bounded (a 10 s context in front of a 10 s utterance took one session's p95 past 1 s)."""
-        budget = int(self._context_s * ASR_RATE)
-        if self._context is None or self._context.samples.size + utterance.samples.size > budget:
-            return None
-        return self._context
 
     def _track(self, coroutine: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         task = asyncio.ensure_future(coroutine)
@@ -323,10 +313,10 @@ class ParticipantStream:
             self.participant, start=offset + utterance.start_s, end=offset + utterance.end_s,
             text=result.text, language=result.language, confidence=result.confidence,
         ))
-        # Not kept, or too long to be context (its text would not match clipped audio): the next utterance
-        # is heard alone, never after an older one.
-        fits = kept and not self._discarded and utterance.samples.size < self._context_s * ASR_RATE
-        self._context = Context(utterance.samples, result.text) if fits else None
+        if kept and not self._discarded:
+            self._recent.kept(utterance.samples, result.text)
+        else:
+            self._recent.forget()
         log.info(
             "segment_transcribed",
             participant_id=self.participant.id,

@@ -286,17 +286,19 @@ async def test_speech_that_resumes_after_the_early_point_is_cut_as_without_early
 
 
 async def _read_through_one_stream(engine: TranscriptionEngine, settings, clips: list[np.ndarray],
-                                   context: bool, keep_first: bool = True) -> tuple[list[str], list[bool]]:
-    """The clips as one speaker, each one's final done before the next; with or without context;
-    `keep_first=False`: the sink holds the first final back, as consent does before the announcement.
-    Returns the kept finals' texts and, per decoded final, whether it carried a context."""
+                                   context: bool, keep_first: bool = True,
+                                   context_s: float | None = None) -> tuple[list[str], list[str | None]]:
+    """The clips as one speaker, each one's final done before the next; with or without context (within
+    `context_s` when given, else the configured budget); `keep_first=False`: the sink holds the first
+    final back, as consent does before the announcement.
+    Returns the kept finals' texts and, per decoded final, the text of the context it carried."""
     from bot.transcribe.decoder import WhisperDecoder
 
-    carried: list[bool] = []
+    carried: list[str | None] = []
     decode = WhisperDecoder.decode
 
     def spy(self, jobs, beam_size=1):  # records what each final was decoded with
-        carried.extend(job.context is not None for job in jobs if not job.partial)
+        carried.extend(job.context.text if job.context else None for job in jobs if not job.partial)
         return decode(self, jobs, beam_size)
 
     buffer = TranscriptBuffer("context")
@@ -306,8 +308,12 @@ async def _read_through_one_stream(engine: TranscriptionEngine, settings, clips:
         finals.append(heard)
         return await keep(heard) if keep_first or len(finals) > 1 else False
 
+    configured = engine.settings
+    if context_s is not None:
+        engine.settings = configured.model_copy(update={"context_s": context_s})
     stream = ParticipantStream(Participant("p1", "reader"), engine, sink, settings.vad, "en",
                                time.monotonic, session_id="context")
+    engine.settings = configured
     pause = np.zeros(ASR_RATE, dtype=np.int16)
     WhisperDecoder.decode = spy
     try:
@@ -323,21 +329,23 @@ async def _read_through_one_stream(engine: TranscriptionEngine, settings, clips:
 
 
 async def test_a_final_heard_in_context_is_only_the_new_utterance(base_engine, speech_dir) -> None:
-    """With the previous utterance in front of it and its text forced as the prefix, the decoder writes
+    """With the previous utterances in front of it and their text forced as the prefix, the decoder writes
     the new words only: no sentence comes out twice, and none is worse than heard alone by much."""
     settings, engine = base_engine
-    clips = [load_clips()[i] for i in (1, 3, 7)]  # 1.9, 5.1 and 1.8 s: each fits transcription.context_s
+    clips = [load_clips()[i] for i in (1, 3, 7)]  # 1.9, 5.1 and 1.8 s: with the VAD's margins, 10.4 s in all
     alone, carried_alone = await _read_through_one_stream(engine, settings, [c for c, _ in clips], context=False)
-    texts, carried = await _read_through_one_stream(engine, settings, [c for c, _ in clips], context=True)
-    assert not any(carried_alone) and carried[0] is False and all(carried[1:]), carried
-    assert len(texts) == len(clips) == len(alone), (texts, alone)
+    texts, carried = await _read_through_one_stream(engine, settings, [c for c, _ in clips], context=True,
+                                                    context_s=12.0)
+    assert carried_alone == [None] * 3 and len(texts) == len(clips) == len(alone), (carried_alone, texts, alone)
+    assert carried == [None, texts[0], f"{texts[0]} {texts[1]}"], (carried, texts)  # what was written, in order
     reference = " ".join(r for _, r in clips)
     assert word_error_rate(reference, " ".join(texts)) <= word_error_rate(reference, " ".join(alone)) + 0.1
-    for (_, own), text, previous in zip(clips[1:], texts[1:], clips, strict=False):
-        mine, before = set(normalize(own).split()), set(normalize(previous[1]).split()) - set(normalize(own).split())
+    for index, ((_, own), text) in enumerate(zip(clips, texts, strict=True)):
+        mine = set(normalize(own).split())
+        before = set(normalize(" ".join(r for _, r in clips[:index])).split()) - mine
         heard = set(normalize(text).split())
         assert len(heard & mine) >= len(mine) // 2, (own, text)
-        assert len(heard & before) <= 1, (previous[1], text)  # the context's words are not repeated
+        assert len(heard & before) <= 1, (before, text)  # the context's words are not repeated
 
 
 async def test_noise_after_speech_heard_in_context_yields_no_text(base_engine, speech_dir) -> None:
@@ -347,7 +355,7 @@ async def test_noise_after_speech_heard_in_context_yields_no_text(base_engine, s
     noise, kinds = synthetic_non_speech(seconds_each=6.0)
     sentence = load_clips()[1][0]
     texts, carried = await _read_through_one_stream(engine, settings, [sentence, noise], context=True)
-    assert len(texts) == 1 and any(carried[1:]), (texts, carried, kinds)
+    assert len(texts) == 1 and any(c is not None for c in carried[1:]), (texts, carried, kinds)
 
 
 async def test_a_short_objection_after_a_sentence_is_not_swallowed_by_the_context(base_engine, speech_dir) -> None:
@@ -360,7 +368,7 @@ async def test_a_short_objection_after_a_sentence_is_not_swallowed_by_the_contex
     settings, engine = base_engine
     objection = resample_pcm(*render_speech("Please stop recording.", "en-us"), ASR_RATE)
     texts, carried = await _read_through_one_stream(engine, settings, [load_clips()[1][0], objection], context=True)
-    assert carried[1] is True and len(texts) == 2, (texts, carried)
+    assert carried[1] == texts[0] and len(texts) == 2, (texts, carried)
     assert content_word_recall("stop recording", texts[1]) >= 0.5, texts
 
 
@@ -370,4 +378,4 @@ async def test_speech_the_consent_stage_held_back_is_never_context(base_engine, 
     settings, engine = base_engine
     clips = [load_clips()[i][0] for i in (1, 3, 7)]
     texts, carried = await _read_through_one_stream(engine, settings, clips, context=True, keep_first=False)
-    assert len(texts) == 2 and carried == [False, False, True], (texts, carried)
+    assert len(texts) == 2 and carried == [None, None, texts[0]], (texts, carried)
