@@ -22,10 +22,10 @@ A final can be heard in context (`Context`): the same speaker's previous utteran
 of it in the window and their text is forced as the decoder's prefix, so Whisper writes
 only the new words but hears them the way it hears a whole recording. Decoded alone, a sentence
 loses what the sentences before it tell the model about the voice, the language and the topic.
-With the previous utterance as context, through the whole pipeline at beam 5, on espeak-ng renderings of 40 ordinary sentences per language,
-word errors went from 10.1 % to 8.1 % in English, 35.3 % to 27.7 % in Spanish (offline faster-whisper
-on the whole recording: 27.5 %) and 32.1 % to 25.0 % in German. Which utterances make the context:
-recent.py.
+With the previous utterance as context, through the whole pipeline at beam 5, on espeak-ng
+renderings of 40 ordinary sentences per language, word errors went from 10.1 % to 8.1 % in English,
+35.3 % to 27.7 % in Spanish (offline faster-whisper on the whole recording: 27.5 %) and 32.1 % to
+25.0 % in German. Which utterances make the context: recent.py.
 """
 
 from __future__ import annotations

@@ -6,9 +6,11 @@ recording hears it. More than one previous utterance can help when they are shor
 conversation are, and a 10 s budget leaves room for more than one only then: the figures, small
 and mixed through the whole pipeline, are in docs/transcription.md.
 
-Only kept utterances count, and only an unbroken run of them: anything not kept (held back by the
-consent stage, dropped, lost) breaks the chain, so a final is never heard after speech that was not
-written down. The audio stays in memory, bounded by the budget, and goes on discard.
+Only kept utterances are context, and an utterance the consent stage did not keep (held back before
+the announcement reached the speaker, while paused, during a question) starts the chain again: a
+final is never heard after, or across, speech that was not written down. What the recognizer's
+filters dropped (noise, a cough) was never text, so it neither joins nor breaks the chain. The
+audio stays in memory, bounded by the budget, and goes on discard.
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ class RecentSpeech:
         self._kept.append(Context(samples, text))
 
     def forget(self) -> None:
-        """Not kept, or discarded: the next utterance is heard alone, never after an older one."""
+        """Not kept by the consent stage, or discarded: the next utterance is heard alone, never after
+        an older one."""
         self._kept.clear()
 
     def __len__(self) -> int:

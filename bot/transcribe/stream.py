@@ -253,7 +253,8 @@ class ParticipantStream:
 
         return await self._engine.transcribe(
             utterance.samples, language, self._prompt, stream_id=self._stream_id, kind=kind,
-            on_draft=unsure if self._on_unsure is not None else None, context=self._recent.context_for(utterance.samples),
+            on_draft=unsure if self._on_unsure is not None else None,
+            context=self._recent.context_for(utterance.samples),
         )
 
     def _track(self, coroutine: Coroutine[Any, Any, T]) -> asyncio.Task[T]:

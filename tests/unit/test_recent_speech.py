@@ -40,7 +40,7 @@ def test_a_long_new_utterance_leaves_less_room_and_none_when_the_newest_does_not
 def test_anything_not_kept_breaks_the_chain_and_long_speech_is_never_context() -> None:
     recent = RecentSpeech(budget_s=10.0)
     recent.kept(seconds(1.0), "held?")
-    recent.forget()  # the consent stage held the next one back, or it was lost
+    recent.forget()  # the consent stage held the next one back
     recent.kept(seconds(1.0), "after.")
     context = recent.context_for(seconds(1.0))
     assert context is not None and context.text == "after."
