@@ -3,7 +3,10 @@
 Development measurement, not a test. It renders ordinary sentences (the labelled examples'
 non-objections, 5-16 words, never the blind set) with each language's espeak-ng voice and decodes
 each one with the project's decoder, after nothing, after the previous sentence only, or after as
-many previous sentences as fit with it in a budget (bot/transcribe/recent.py's rule). Each
+many previous sentences as fit with it in a budget. `context_for` below is a copy of
+bot/transcribe/recent.py's rule rather than a call to it, because it also measures variants the
+product does not offer (no budget, one sentence); unlike the product, a sentence heard as nothing
+still counts against the budget here. Each
 sentence's context text is what the same variant heard before, as in a call. The first and last
 sentences are not scored, so every variant is scored on the same words.
 
