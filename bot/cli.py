@@ -452,6 +452,11 @@ def bench_consent(config: Path | None, languages: tuple[str, ...], spoken_object
             f"with the semantic signal at {examples['threshold_in_use']}: {_fmt(at.get('recall'))}, "
             f"{_fmt(at.get('false_stop_rate'))}; lowest threshold with ≤ 1 % false stops: "
             f"{examples['lowest_threshold_within_1pct_false_stops']}")
+    replayed = results["clinical_dialogues_replayed"]
+    if replayed:
+        console.print("ACI-BENCH dialogues replayed after the announcement, falsely stopped: " + "; ".join(
+            f"{name.replace('_', ' ')} {figures['dialogues_falsely_stopped']} of {figures['dialogues']}"
+            for name, figures in replayed.items()))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     console.print(f"results: {out}")

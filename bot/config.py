@@ -131,8 +131,9 @@ class ConsentSettings(_Section):
     )
     context_s: float = Field(
         45.0, ge=0, le=600,
-        description="For this long after the assistant announced itself (and while it does), \"turn that thing "
-        "off\", \"apague eso\" and the like mean the assistant (the deictic rules in announcements/<language>.toml).",
+        description="For at most this long after the assistant announced itself (and while it does), until someone "
+        "else takes the floor, \"turn that thing off\", \"not today, thanks\" and the like refuse the assistant "
+        "(docs/consent.md, What was said just before).",
     )
     ask_window_s: float = Field(
         20.0, ge=3, le=120,

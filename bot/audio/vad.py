@@ -17,7 +17,7 @@ The policy, in one place:
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import webrtcvad
@@ -35,7 +35,9 @@ class Utterance:
     samples: np.ndarray
     start_s: float
     end_s: float
-    cut: bool  # True when closed by max_utterance_s rather than by a pause
+    # Not closed by a pause the speaker made, but by max_utterance_s, by a gap in the audio or by the end
+    # of the stream: what was said may go on, so the words are a fragment.
+    cut: bool
     short: bool = False  # under min_speech_ms: decoded for the objection check only, never kept
     provisional: bool = False  # still open: a pause that may end it (decode ahead); the close follows or not
 
@@ -112,15 +114,16 @@ class VadSegmenter:
         if samples > examined:
             if self._active or self._pending.size:  # what is left is less than a frame: examine it too
                 closed += self.push(np.zeros(samples - examined, dtype=np.int16))
-                return self._closed_only(closed)
+                return self._closed_by_gap(closed)
             self._pre_roll.clear()  # what came before the gap is not the lead-in of what follows it
             self._position += samples - examined
-        return self._closed_only(closed)
+        return self._closed_by_gap(closed)
 
     @staticmethod
-    def _closed_only(utterances: list[Utterance]) -> list[Utterance]:
-        """Missing audio is known at once to be no speech: nothing to decode ahead of the close."""
-        return [u for u in utterances if not u.provisional]
+    def _closed_by_gap(utterances: list[Utterance]) -> list[Utterance]:
+        """Missing audio is known at once to be no speech: nothing to decode ahead of the close. And
+        the gap, not the speaker, ended what it closed."""
+        return [replace(u, cut=True) for u in utterances if not u.provisional]
 
     def reset(self) -> None:
         """Forget the utterance in progress and any buffered audio (time keeps running)."""
@@ -131,7 +134,7 @@ class VadSegmenter:
 
     def flush(self) -> Utterance | None:
         """End of stream: close an open utterance if it holds enough speech."""
-        return self._close(cut=False) if self._active else None
+        return self._close(cut=True) if self._active else None
 
     def _step(self, frame: np.ndarray) -> Utterance | None:
         is_speech = self._vad.is_speech(frame.tobytes(), self._rate)

@@ -16,7 +16,8 @@ signal and tuned the rules, so on them only a 5-fold cross-validated figure is h
 logistic regression on the same folds; `after_announcement_cross_validated` for the announcement
 model). English
 ordinary clinical talk (every turn of the ACI-BENCH dialogues in ../shared/data) gives a
-false-stop rate on talk nobody wrote for this.
+false-stop rate on talk nobody wrote for this, turn by turn, and `clinical_dialogues_replayed`
+replays every whole dialogue right after the announcement (dialogue_replay.py).
 
 Asking when unsure (consent.ask_when_unsure): every row also gives `handled_rate`, the
 objections stopped or asked about, and `asked_rate_non_objections`, the non-objections the
@@ -43,6 +44,7 @@ import numpy as np
 from rich.progress import Progress
 
 from bot.audio.tts import render_speech
+from bot.bench.dialogue_replay import aci_dialogues, keyword_replay, replay
 from bot.bench.stats import percentile, rate
 from bot.config import REPO_ROOT, Settings
 from bot.consent.announcements import load_announcements
@@ -333,7 +335,8 @@ async def run_consent_bench(
         examples = cross_validated(settings)
         after_announcement = after_announcement_cross_validated(settings)
         progress.update(task, total=1, completed=1)
-        turns = clinical_turns()
+        turns, dialogues = clinical_turns(), aci_dialogues()
+        replayed: dict[str, Any] = {}
         for language in languages:
             progress.console.print(f"{language}: typed blind set" + (", then spoken" if engine is not None else ""))
             blind = load_eval(language)
@@ -376,6 +379,11 @@ async def run_consent_bench(
                         clinical, naive_clinical = typed(guard, [], turns)
                         row["typed_clinical_dialogue_cautious"] = clinical.summary()
                         row["typed_clinical_dialogue_naive_keyword_baseline"] = naive_clinical.summary()
+                    if language == "en" and dialogues:
+                        replayed = {"after_announcement": replay(guard, dialogues, announce=True).summary(),
+                                    "without_announcement_baseline": replay(guard, dialogues, announce=False).summary(),
+                                    "naive_keyword_baseline": keyword_replay(
+                                        dialogues, NAIVE_KEYWORDS.search, consent.context_s).summary()}
             if engine is not None:
                 guard = ConsentGuard(settings.consent, settings.paths.announcements_dir, language)
                 guard.warm()
@@ -406,6 +414,7 @@ async def run_consent_bench(
         "semantic_threshold": settings.consent.semantic_threshold,
         "examples_cross_validated": examples,
         "after_announcement_cross_validated": after_announcement,
+        "clinical_dialogues_replayed": replayed,
         "languages": rows,
     }
 

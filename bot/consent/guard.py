@@ -25,7 +25,7 @@ from typing import Literal
 
 from bot.config import ConsentSettings
 from bot.consent.announcements import load_announcements
-from bot.consent.context import NO_CONTEXT, ConversationContext
+from bot.consent.context import NO_CONTEXT, ConversationContext, Cues
 from bot.consent.objection import ObjectionDetector
 from bot.consent.semantic import SemanticSignal, embedder_installed, example_files
 from bot.log import get_logger
@@ -84,6 +84,10 @@ class ConsentGuard:
         if self.semantic is not None:
             self.semantic.warm()
 
+    def reset_context(self) -> None:
+        """Forget what was said (a new conversation, for evaluation)."""
+        self.context = ConversationContext(self.settings.context_s)
+
     def refusal(self) -> str | None:
         """Why the bot must not join this session, or None when it may."""
         if self.settings.mode == "declined":
@@ -98,15 +102,20 @@ class ConsentGuard:
 
     def on_speech(
         self, participant: Participant, text: str, language: str | None, utterance_end_s: float | None = None,
-        complete: bool = True,
+        complete: bool = True, utterance_start_s: float | None = None, cut: bool = False,
     ) -> ConsentEvent | None:
-        """`complete`: a final segment; False for a partial or low-confidence text (rules only)."""
-        # Context gives meaning to whole utterances only: a fragment or a doubtful hearing is too weak a
-        # basis for reading "that thing" as the assistant (a looped recording's garbled partials once did).
-        cues = self.context.cues(participant, utterance_end_s) if complete else NO_CONTEXT
+        """`complete`: a final segment; False for a partial or low-confidence text (rules only). `cut`: a
+        final that the length limit, a gap in the audio or the end of the call closed, not a pause."""
+        # Context gives meaning to whole utterances only: a fragment, a doubtful hearing or words cut off
+        # mid-sentence are too weak a basis for reading "that thing" or a bare "no" as the assistant (a
+        # looped recording's garbled partials once did, and so did a sentence cut by a lost connection).
+        cues = self.context.cues(participant, utterance_end_s, utterance_start_s) \
+            if complete and not cut else NO_CONTEXT
         decision = self.detector.check(text, language, semantic=complete, cues=cues)
-        if complete and not decision.objection:
-            self._note_question(participant, text, language, utterance_end_s)
+        if complete:
+            if not decision.objection:
+                self._note_question(participant, text, language, utterance_end_s, cues)
+            self.context.spoke(participant, text, utterance_end_s)
         if decision.objection:
             return ConsentEvent("objection", participant, "speech", decision.language, decision.rule, utterance_end_s)
         if decision.unsure:
@@ -118,11 +127,17 @@ class ConsentGuard:
         objection gets a careful second hearing (issue 17 item 4); cheap, the rules only."""
         return self.detector.names_target(text, language) and not self.detector.check(text, language, semantic=False).objection
 
-    def _note_question(self, participant: Participant, text: str, language: str | None, at_s: float | None) -> None:
-        """The clinician asking about the assistant makes a bare "no" from someone else an answer."""
-        if participant.role == "clinician" and at_s is not None and _is_question(text) \
-                and self.detector.names_target(text, language):
+    def _note_question(self, participant: Participant, text: str, language: str | None, at_s: float | None,
+                       cues: Cues) -> None:
+        """The clinician asking about the assistant makes a bare "no" from someone else an answer; any
+        question of theirs while the announcement is the last thing said ("Is that OK with you?"), an
+        answer to ask about."""
+        if participant.role != "clinician" or at_s is None or not _is_question(text):
+            return
+        if self.detector.names_target(text, language):
             self.context.question_asked(participant, at_s)
+        elif cues.bot_just_spoke:
+            self.context.question_asked(participant, at_s, named=False)
 
     def on_text(self, participant: Participant, text: str, at_s: float | None = None) -> ConsentEvent | None:
         """`participant.role` must come from the platform's authentication (the room's clinician
@@ -133,9 +148,10 @@ class ConsentGuard:
             return ConsentEvent(command, participant, "clinician_command", self.language)
         if command == "stop":  # a client who types /stop wants the assistant gone: that is an objection
             return ConsentEvent("objection", participant, "text", self.language, "stop_command")
-        decision = self.detector.check(text.removeprefix("/"), None, cues=self.context.cues(participant, at_s))
+        cues = self.context.cues(participant, at_s)
+        decision = self.detector.check(text.removeprefix("/"), None, cues=cues)
         if not decision.objection:
-            self._note_question(participant, text, None, at_s)
+            self._note_question(participant, text, None, at_s, cues)
         if decision.objection:
             return ConsentEvent("objection", participant, "text", decision.language, decision.rule)
         if decision.unsure:
@@ -144,10 +160,10 @@ class ConsentGuard:
 
     async def check_speech(
         self, participant: Participant, text: str, language: str | None, utterance_end_s: float | None = None,
-        complete: bool = True,
+        complete: bool = True, utterance_start_s: float | None = None, cut: bool = False,
     ) -> ConsentEvent | None:
-        return await asyncio.get_running_loop().run_in_executor(
-            _CONSENT_THREAD, lambda: self.on_speech(participant, text, language, utterance_end_s, complete))
+        return await asyncio.get_running_loop().run_in_executor(_CONSENT_THREAD, lambda: self.on_speech(
+            participant, text, language, utterance_end_s, complete, utterance_start_s, cut))
 
     async def check_text(self, participant: Participant, text: str, at_s: float | None = None) -> ConsentEvent | None:
         return await asyncio.get_running_loop().run_in_executor(
@@ -161,8 +177,8 @@ def rule_kind(rule: str | None) -> str | None:
     """A content-free name for the kind of rule that decided, for the audit record and the logs."""
     if rule is None:
         return None
-    for prefix, kind in (("semantic:", "semantic"), ("answer:", "answer"), ("cue:", "cue"), ("context:", "context"),
-                         ("doubted:", "doubted")):
+    for prefix, kind in (("semantic:", "semantic"), ("answer:", "answer"), ("ambiguous answer:", "ambiguous_answer"),
+                         ("cue:", "cue"), ("context:", "context"), ("doubted:", "doubted")):
         if rule.startswith(prefix):
             return kind
     return rule if rule in ("stop_command",) else "pattern"

@@ -86,7 +86,7 @@ class Decision:
     objection: bool
     language: str
     rule: str | None = None  # which pattern decided (a rule, never the text)
-    unsure: bool = False  # no objection, but the semantic signal is in its ask band (consent.ask_threshold)
+    unsure: bool = False  # no objection, but in the ask band (consent.ask_threshold), or an ambiguous answer
     bare: bool = False  # a whole utterance of "stop", or a refusal answering a question: too short for a second opinion
 
 
@@ -171,6 +171,8 @@ class ObjectionDetector:
             decision, ask_semantic = self._rules_check(text, rules, cues)
             if decision.objection:
                 return self._second_opinion(decision, text, semantic, cues)
+            if decision.unsure:
+                return decision
             if ask_semantic and asked_for is None:
                 asked_for = rules.language
         if not semantic or self._semantic is None:
@@ -223,10 +225,13 @@ class ObjectionDetector:
         for pattern in rules.whole:
             if pattern.fullmatch(whole):
                 return Decision(True, rules.language, pattern.pattern, bare=True), False
-        if cues.answering:
+        if cues.answering or cues.answering_unnamed:
             for pattern in rules.refusals:
                 if pattern.fullmatch(whole):
-                    return Decision(True, rules.language, f"answer: {pattern.pattern}", bare=True), False
+                    if cues.answering:
+                        return Decision(True, rules.language, f"answer: {pattern.pattern}", bare=True), False
+                    # "Is that OK with you?" → "No." refuses; "Do you mind?" → "No." accepts: ask.
+                    return Decision(False, rules.language, f"ambiguous answer: {pattern.pattern}", unsure=True), False
         cautious = self.sensitivity == "cautious"
         patterns = rules.patterns + (rules.cautious_patterns if cautious else ())
         intents = rules.intents + (rules.cautious_intents if cautious else ())

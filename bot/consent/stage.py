@@ -64,7 +64,8 @@ class ConsentStage:
     async def final(self, heard: Heard) -> bool:
         """Check a final, then keep it unless consent says otherwise; returns whether it was kept."""
         p = self._known(heard.participant)
-        event = await self.guard.check_speech(p, heard.text, heard.language, heard.end)
+        event = await self.guard.check_speech(p, heard.text, heard.language, heard.end,
+                                              utterance_start_s=heard.start, cut=heard.cut)
         if event is not None and event.action != "ask":
             self._act(event)
         if self._objected():

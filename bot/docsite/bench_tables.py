@@ -100,10 +100,28 @@ def consent(results: Results) -> str:
                   table(["language", "recall / false stops", "baseline: deictic rules (before)", "naive keyword baseline"],
                         [[lang, *(_stop_figures(row, key) for key in keys)] for lang, row in after.items()]
                         + [["all", *(_pooled(list(after.values()), key) for key in keys)]])]
+    replayed = results.get("clinical_dialogues_replayed")
+    if replayed:
+        parts.append(_replayed(replayed))
     parts.append(_cross_validated(results["examples_cross_validated"]))
     if "after_announcement_cross_validated" in results:
         parts.append(_after_announcement_cross_validated(results["after_announcement_cross_validated"]))
     return "\n\n".join(parts)
+
+
+def _replayed(replayed: Results) -> str:
+    names = {"after_announcement": "after the announcement",
+             "without_announcement_baseline": "baseline: without the announcement",
+             "naive_keyword_baseline": "baseline: naive keywords"}
+    rows = [[names.get(name, name), f"{f['dialogues_falsely_stopped']} of {f['dialogues']}",
+             str(f["falsely_stopped_within_context_s"]), str(f["turns_asked_about"]),
+             cell(", ".join(f"{kind} {n}" for kind, n in f["falsely_stopped_by_kind"].items()) or "–")]
+            for name, f in replayed.items()]
+    return "\n\n".join([
+        "Every ACI-BENCH dialogue replayed turn by turn through the in-call check, right after the announcement "
+        "(`bot/bench/dialogue_replay.py`); the first stop ends a dialogue:",
+        table(["replay", "dialogues falsely stopped", "of them within consent.context_s", "turns asked about",
+               "decided by"], rows)])
 
 
 def _after_announcement_cross_validated(after: Results) -> str:

@@ -67,6 +67,7 @@ class Heard:
     text: str
     language: str
     confidence: float
+    cut: bool = False  # closed by the length limit, a gap in the audio or the end of the call, not a pause
 
 
 # Returns whether the utterance was kept: only a kept utterance may be the next one's context, so
@@ -312,7 +313,7 @@ class ParticipantStream:
             self._track(self._look_again(utterance, result.language))
         kept = await self._on_final(Heard(
             self.participant, start=offset + utterance.start_s, end=offset + utterance.end_s,
-            text=result.text, language=result.language, confidence=result.confidence,
+            text=result.text, language=result.language, confidence=result.confidence, cut=utterance.cut,
         ))
         if kept and not self._discarded:
             self._recent.kept(utterance.samples, result.text)

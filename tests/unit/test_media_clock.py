@@ -98,6 +98,7 @@ def test_missing_audio_closes_an_open_utterance_and_advances_time_exactly() -> N
     closed = segmenter.silence(3 * 16_000 + 7)  # a 3 s blackout (and 7 samples past a frame edge)
     # It ends where the audio stopped, plus the zeros webrtcvad still took for speech (about 0.3 s).
     assert len(closed) == 1 and closed[0].end_s <= before_s + 0.45
+    assert closed[0].cut  # the blackout, not the speaker, ended it
     assert abs(segmenter.position_s - (before_s + 3.0 + 7 / 16_000)) < 0.03  # within the frame in progress
     later = [u for u in segmenter.push(np.concatenate([voiced[half:], np.zeros(16_000, dtype=np.int16)])) if not u.provisional]
     assert len(later) == 1 and later[0].start_s >= before_s + 3.0 - 0.03  # placed after the blackout

@@ -49,3 +49,10 @@ def test_a_long_monologue_is_cut_at_max_utterance() -> None:
     assert len(utterances) >= 2
     assert any(u.cut for u in utterances)
     assert all(u.end_s - u.start_s <= 4.0 + 0.05 for u in utterances)
+
+
+def test_speech_still_going_when_the_stream_ends_is_a_cut_utterance() -> None:
+    segmenter = VadSegmenter(VadSettings())
+    segmenter.push(np.concatenate([silence(0.5), speech("I was going to say that the week was")]))
+    last = segmenter.flush()
+    assert last is not None and last.cut

@@ -172,7 +172,12 @@ async def run(out: Path, speech_dir: Path) -> None:
         report["note_written"] = bool(result.note_markdown and result.note_markdown.exists())
         report["note_says_not_transcribed"] = bool(
             result.note_markdown and "Not transcribed" in result.note_markdown.read_text())
-        report["audit_outcome"] = json.loads(result.audit.read_text())["outcome"] if result.audit else None
+        audit = json.loads(result.audit.read_text()) if result.audit else {}
+        report["audit_outcome"] = audit.get("outcome")
+        if audit.get("objection"):  # nobody objects here: the journal is gone, and the rest would say nothing
+            objection = audit["objection"]
+            raise RuntimeError(f"a false stop: the bot took {objection.get('participant_id')}'s speech for an "
+                               f"objection (decided_by={objection.get('decided_by')}, source={objection.get('source')})")
         journal = read_journal(journal_path(settings.journal.directory, runner.session_id), key)
         report.update({
             "state": result.state.value,
