@@ -3,9 +3,9 @@
 Right after the assistant has announced itself, "can you turn that thing off?" or "not today,
 thanks" answers the assistant: while the announcement plays, and afterwards for up to
 `consent.context_s` until someone else takes the floor. Once the clinician has said more than a
-backchannel ("How was your week?"), a "no" answers them, not the assistant: over a flat window,
-every bare "no" to a clinician's question in the session's first minute stopped the bot (3.6 % of
-ACI-BENCH's turns). When the clinician asks about the assistant ("Are you OK with the assistant
+backchannel ("How was your week?"), a "no" answers them, not the assistant: with a flat window, 2 of
+the 87 ACI-BENCH dialogues replayed after an announcement stopped on a patient's "no." to the
+doctor (docs/consent.md). When the clinician asks about the assistant ("Are you OK with the assistant
 today?"), a short "no" or "not really" from someone else answers that question: an objection. When
 they ask anything while the announcement is still the last thing said ("Is that OK with you?"), the
 same answer is ambiguous ("Do you mind?" → "No."), so the assistant asks (consent.ask_when_unsure).
