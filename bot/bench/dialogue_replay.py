@@ -5,9 +5,9 @@ Each ACI-BENCH dialogue (the train and valid splits: English doctor-patient talk
 this project) is replayed turn by turn through the in-call check, as finals with times: the
 assistant announces itself over the first 12 s, then the doctor speaks as the clinician and everyone
 else as the client, each turn lasting as long as its words take at 150 words a minute, 0.6 s apart.
-Any stop is a false stop, and the first one ends the dialogue, as it would end the call. Baselines in the same run, on the same turns: the same replay without the
-announcement (what the moment adds) and the naive keyword matcher. Typed text, not speech: this
-measures the decision, not the hearing.
+Any stop is a false stop, and the first one ends the dialogue, as it would end the call. Baselines
+in the same run, on the same turns: the same replay without the announcement (what the moment adds)
+and the naive keyword matcher. Typed text, not speech: this measures the decision, not the hearing.
 """
 
 from __future__ import annotations
@@ -35,6 +35,10 @@ class Turn:
     text: str
     start_s: float
     end_s: float
+
+
+# A turn's outcome: None, or the action ("objection", "ask") and the kind of rule that decided.
+Judge = Callable[[Turn], tuple[str, str | None] | None]
 
 
 @dataclass
@@ -88,10 +92,6 @@ def keyword_replay(dialogues: list[str], matches: Callable[[str], bool], context
     return _replayed(dialogues, lambda: None,
                      lambda turn: ("objection", "keyword") if matches(normalize(turn.text)) else None,
                      ANNOUNCEMENT_S[1] + context_s)
-
-
-# A turn's outcome: None, or the action ("objection", "ask") and the kind of rule that decided.
-Judge = Callable[[Turn], tuple[str, str | None] | None]
 
 
 def _replayed(dialogues: list[str], begin: Callable[[], None], judge: Judge, window_end_s: float) -> ReplayCounts:

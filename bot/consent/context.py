@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.notes.text import is_question
 from bot.transcribe.segment import Participant
 
 ANSWER_WINDOW_S = 20.0  # how long after a question about the assistant a bare "no" answers it
@@ -88,5 +89,4 @@ class ConversationContext:
 
 
 def _backchannel(text: str) -> bool:
-    stripped = text.strip()
-    return len(stripped.split()) <= BACKCHANNEL_WORDS and not (stripped.endswith("?") or stripped.startswith("¿"))
+    return len(text.split()) <= BACKCHANNEL_WORDS and not is_question(text)

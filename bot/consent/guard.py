@@ -29,6 +29,7 @@ from bot.consent.context import NO_CONTEXT, ConversationContext, Cues
 from bot.consent.objection import ObjectionDetector
 from bot.consent.semantic import SemanticSignal, embedder_installed, example_files
 from bot.log import get_logger
+from bot.notes.text import is_question
 from bot.transcribe.segment import Participant
 
 log = get_logger(__name__)
@@ -132,7 +133,7 @@ class ConsentGuard:
         """The clinician asking about the assistant makes a bare "no" from someone else an answer; any
         question of theirs while the announcement is the last thing said ("Is that OK with you?"), an
         answer to ask about."""
-        if participant.role != "clinician" or at_s is None or not _is_question(text):
+        if participant.role != "clinician" or at_s is None or not is_question(text):
             return
         if self.detector.names_target(text, language):
             self.context.question_asked(participant, at_s)
@@ -183,7 +184,3 @@ def rule_kind(rule: str | None) -> str | None:
             return kind
     return rule if rule in ("stop_command",) else "pattern"
 
-
-def _is_question(text: str) -> bool:
-    stripped = text.strip()
-    return stripped.endswith("?") or stripped.startswith("¿")
