@@ -452,6 +452,13 @@ def bench_consent(config: Path | None, languages: tuple[str, ...], spoken_object
             f"with the semantic signal at {examples['threshold_in_use']}: {_fmt(at.get('recall'))}, "
             f"{_fmt(at.get('false_stop_rate'))}; lowest threshold with ≤ 1 % false stops: "
             f"{examples['lowest_threshold_within_1pct_false_stops']}")
+    heard = examples.get("heard_versions")
+    if heard:
+        ours, baseline = heard["with_heard_training"], heard["without_heard_training_baseline"]
+        console.print(
+            f"heard versions of the examples ({heard['heard_versions']}), same folds: recall {_fmt(ours['recall'])}, "
+            f"false stops {_fmt(ours['false_stop_rate'])}; head trained without them: {_fmt(baseline['recall'])}, "
+            f"{_fmt(baseline['false_stop_rate'])}")
     replayed = results["clinical_dialogues_replayed"]
     if replayed:
         console.print("ACI-BENCH dialogues replayed after the announcement, falsely stopped: " + "; ".join(
@@ -817,7 +824,8 @@ def _embed_objection_examples(settings: Settings) -> None:
     with Progress(console=console) as progress:
         task = progress.add_task("objection examples: embedding", total=None)
         SemanticSignal(settings.paths.announcements_dir, settings.consent.semantic_threshold,
-                       head=settings.consent.semantic_head).warm(
+                       head=settings.consent.semantic_head,
+                       learn_heard=settings.consent.learn_heard_versions).warm(
             lambda done, total: progress.update(
                 task, completed=done, total=total,
                 description="objection examples: embedding" if done < total else "objection head: training"),

@@ -90,6 +90,11 @@ class ConsentSettings(_Section):
         "logistic regression it replaced (logistic, kept for comparison); both learn from "
         "announcements/examples/*.toml when a session starts (the mlp once, then from the cache).",
     )
+    learn_heard_versions: bool = Field(
+        True, description="cautious only: the head also learns what the recognizer made of the spoken examples "
+        "(announcements/examples/heard/, scripts/dev/hear_examples.py), so that misheard objections still read "
+        "as objections; false = the typed examples alone (the benchmark's baseline).",
+    )
     untargeted_threshold: float = Field(
         0.95, ge=0.5, le=1.0,
         description="cautious only: probability of an objection at which a whole utterance of four words or more "

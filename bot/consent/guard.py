@@ -77,13 +77,15 @@ class ConsentGuard:
             return None
         ask = settings.ask_threshold if settings.ask_when_unsure else None
         return SemanticSignal(announcements_dir, settings.semantic_threshold, ask, settings.untargeted_threshold,
-                              settings.ask_instead_below if settings.ask_when_unsure else 0.0, settings.semantic_head)
+                              settings.ask_instead_below if settings.ask_when_unsure else 0.0, settings.semantic_head,
+                              settings.learn_heard_versions)
 
-    def warm(self) -> None:
+    def warm(self, wait: bool = False) -> None:
         """Fit the semantic signal now (a second with cached example embeddings; call off the event
-        loop), so the first objection is not delayed by it."""
+        loop), so the first objection is not delayed by it. `wait`: until the neural head is in place
+        (evaluation; a call lets the regression judge while it trains)."""
         if self.semantic is not None:
-            self.semantic.warm()
+            self.semantic.warm(wait=wait)
 
     def reset_context(self) -> None:
         """Forget what was said (a new conversation, for evaluation)."""

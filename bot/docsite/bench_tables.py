@@ -172,7 +172,29 @@ def _cross_validated(examples: Results) -> str:
         parts += [f"Asking when unsure, below the stop threshold {in_use}:",
                   table(["ask threshold", "handled", "asked (objections)", "asked (non-objections)",
                          "asked (non-objections) by language"], rows)]
+    heard = examples.get("heard_versions")
+    if heard:
+        parts += [_heard_versions(heard, examples)]
     return "\n\n".join(parts)
+
+
+def _heard_versions(heard: Results, examples: Results) -> str:
+    def row(name: str, figures: Results) -> list[str]:
+        ours = figures["with_heard_training"]
+        return [name, pct(ours["recall"]), pct(ours["false_stop_rate"]),
+                _stop_figures(figures, "without_heard_training_baseline")]
+
+    rows = [row("all", heard)] + [row(lang, figures) for lang, figures in heard["by_language"].items()]
+    typed, typed_baseline = examples["typed_in_use"], heard["typed_examples_without_heard_training_baseline"]
+    return "\n\n".join([
+        f"Heard versions (what Whisper made of {heard['heard_versions']} spoken examples, {heard['objections']} of "
+        f"them objections; the head learns {heard['learned_from']}, an objection's only where at most "
+        f"{pct(heard['max_objection_wer_learned'])} of its words are wrong), same folds, the whole detector as in "
+        "calls on the heard text of the held-out examples:",
+        table(["language", "recall", "false stops", "baseline: head trained without heard versions"], rows),
+        f"The typed examples, same folds: {pct(typed['recall'])} recall / {pct(typed['false_stop_rate'])} false stops "
+        f"with heard versions learned, {pct(typed_baseline['recall'])} / {pct(typed_baseline['false_stop_rate'])} "
+        "without."])
 
 
 def asr(results: Results) -> str:
