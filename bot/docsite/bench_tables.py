@@ -49,9 +49,28 @@ def _pooled(rows: list[Results], key: str) -> str:
     return pair(pct(caught / objections if objections else None), pct(stopped / others if others else None))
 
 
-def _spoken_recalls(*runs: Results) -> str:
-    recalls = [pct(run.get("recall")) for run in runs]
-    return "–" if all(r == "–" for r in recalls) else " / ".join(recalls)
+SPOKEN_RUNS = {  # key of each language's row → column: the run as in calls first, then same-run baselines
+    "spoken_blind_cautious": "as in calls", "spoken_blind_balanced": "as in calls (balanced)",
+    "spoken_blind_without_asr_prompt_baseline": "baseline: no prompt",
+    "spoken_blind_without_heard_versions_baseline": "baseline: head without heard versions",
+    "spoken_blind_finals_greedy_baseline": "baseline: greedy finals",
+}
+
+
+def _spoken(languages: dict[str, Results]) -> str:
+    """Spoken recall / false stops per run, pooled over the languages, and the decision latency."""
+    keys = [k for k in SPOKEN_RUNS if any(row.get(k) for row in languages.values())]
+    if not keys:
+        return ""
+    rows = []
+    for lang, row in languages.items():
+        in_calls = row.get(keys[0], {})
+        rows.append([lang, *(_stop_figures(row, k) for k in keys),
+                     pair(seconds(in_calls.get("latency_median_s")), seconds(in_calls.get("latency_p95_s")))])
+    rows.append(["all", *(_pooled(list(languages.values()), k) for k in keys), "–"])
+    return "\n\n".join(["Spoken (blind items of at most 12 words, the language's espeak-ng voice, the in-call path), "
+                         "recall / false stops:",
+                         table(["language", *(SPOKEN_RUNS[k] for k in keys), "decision latency median / p95"], rows)])
 
 
 def consent(results: Results) -> str:
@@ -64,28 +83,25 @@ def consent(results: Results) -> str:
     header = ["language", f"typed recall / false stops (in calls: cautious, {results['semantic_threshold']})",
               "handled / asked", *(f"at threshold {t}" for t in thresholds),
               "baseline: the detector as issue 17 found it", "rules alone (cautious)", "`balanced`",
-              "naive keyword baseline", "spoken recall (as in calls / no prompt / greedy finals)", "spoken false stops",
-              "spoken decision latency median / p95"]
+              "naive keyword baseline", "baseline: head without heard versions"]
+    typed.append("typed_blind_cautious_without_heard_versions_baseline")
     rows = []
     for language, row in languages.items():
-        spoken = next((v for k, v in row.items() if k.startswith("spoken_blind_") and "baseline" not in k), {})
-        unprimed = row.get("spoken_blind_without_asr_prompt_baseline", {})
-        greedy = row.get("spoken_blind_finals_greedy_baseline", {})
         cautious = row.get("typed_blind_cautious", {})
         rows.append([
             language, *(_stop_figures(row, key) for key in typed[:1]),
             pair(pct(cautious.get("handled_rate")), pct(cautious.get("asked_rate_non_objections"))),
             *(_stop_figures(row, key) for key in typed[1:]),
-            _spoken_recalls(spoken, unprimed, greedy),
-            pct(spoken.get("false_stop_rate")),
-            pair(seconds(spoken.get("latency_median_s")), seconds(spoken.get("latency_p95_s"))),
         ])
     everything = list(languages.values())
     pooled = [_pooled(everything, key) for key in typed]
-    rows.append(["all", pooled[0], "–", *pooled[1:], "–", "–", "–"])
+    rows.append(["all", pooled[0], "–", *pooled[1:]])
     parts = [f"Model `{results['model']}`, sensitivity in calls `{results['sensitivity_in_calls']}`. "
-             "Blind set, typed and spoken; handled = objections stopped or asked about, asked = non-objections "
+             "Blind set, typed; handled = objections stopped or asked about, asked = non-objections "
              "asked about.", table(header, rows)]
+    spoken = _spoken(languages)
+    if spoken:
+        parts.append(spoken)
     clinical = languages.get("en", {}).get("typed_clinical_dialogue_cautious")
     if clinical:
         naive = languages["en"].get("typed_clinical_dialogue_naive_keyword_baseline", {})
