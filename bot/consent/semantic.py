@@ -220,7 +220,8 @@ class SemanticSignal:
 
     def __init__(
         self, announcements_dir: Path, threshold: float, ask_threshold: float | None = None,
-        untargeted_threshold: float = 1.0, doubt_below: float = 0.0, head: str = "mlp", learn_heard: bool = True,
+        untargeted_threshold: float = 1.0, doubt_below: float = 0.0, head: str = "mlp",
+        learn_heard: bool = True,
     ) -> None:
         self.announcements_dir = announcements_dir
         self.head = head
@@ -254,7 +255,8 @@ class SemanticSignal:
 
     def _prepare(self, embedder: Embedder, progress: Callable[[int, int], None] | None) -> str:
         texts, labels = labelled_examples(self.paths)
-        heard = heard_training(self.announcements_dir, self.paths, texts, labels) if self.learn_heard else ([], [], [])
+        heard = (heard_training(self.announcements_dir, self.paths, texts, labels) if self.learn_heard
+                 else ([], [], []))
         own = own_words(self.announcements_dir, sorted({p.stem for p in self.paths}))
         after_texts, after_labels = (labelled_examples(self.after_announcement_paths)
                                      if self.after_announcement_paths else ([], np.zeros(0)))

@@ -16,8 +16,11 @@ from tests.speech_checks import heard
 pytestmark = pytest.mark.slow
 
 # Names its target with a word tiny.en hears reliably in espeak-ng's voice: with "assistant" it
-# sometimes heard "assistance", which names nothing, so nothing was asked (CI, 2026-12-03).
-DOUBTFUL = "I am not sure the recording should include this part."
+# sometimes heard "assistance", which names nothing, so nothing was asked (CI, 2026-12-03). Doubtful
+# to the head in use: "I am not sure the recording should include this part." scored 0.996 before the
+# head learned heard versions and 0.9999 after (a hedged objection: it stops outright, nothing asked);
+# this one scores 0.88-0.97 as typed and as tiny.en may punctuate it (2026-12-07).
+DOUBTFUL = "I am not sure the recording is a good idea."
 # As the recognizer hears it, the doubtful sentence may score anywhere below certainty: a wide band.
 WIDE_BAND = {"ask_threshold": 0.05, "semantic_threshold": 0.999}
 
@@ -37,7 +40,7 @@ async def test_a_yes_to_the_question_stops_and_keeps_nothing(call) -> None:  # n
     c = call(consent=WIDE_BAND)
     await ask_sam(c)
     await c.connector.say("p1", "Yes, please.")
-    audit = assert_nothing_kept(c, await c.result(), *SMALL_TALK_WORDS, "include")
+    audit = assert_nothing_kept(c, await c.result(), *SMALL_TALK_WORDS, "idea")
     [question] = audit["unsure_questions"]
     assert (question["outcome"], question["answered_by"], question["delivered"]) == ("stopped", "speech", True)
     assert audit["objection"]["source"] == "unsure_question" and audit["objection"]["participant_id"] == "p1"
@@ -55,7 +58,7 @@ async def test_a_no_carries_on_and_keeps_the_doubtful_words(call) -> None:  # no
     result = await c.result()
     assert result.state == State.DONE and result.note_json is not None
     text = " ".join(s.text for s in result.segments)
-    assert heard("pancakes", text) and heard("include", text) and heard("library", text)
+    assert heard("pancakes", text) and heard("idea", text) and heard("library", text)
     audit = json.loads(result.audit.read_text())
     [question] = audit["unsure_questions"]
     assert (question["outcome"], question["answered_by"]) == ("carried on", "speech")
