@@ -55,8 +55,9 @@ def cross_validated(settings: Settings, folds: int = CV_FOLDS, seed: int = 0) ->
     texts, label = labelled_examples(paths)  # the signal's own list: its embeddings come from the cache
     language_of = {text: path.stem for path in paths for text in sum(load_examples(path), [])}
     languages = [language_of[text] for text in texts]
-    learned, learned_source, _ = heard_training(announcements_dir, paths, texts, label)
-    all_vectors, all_labels = training_set(announcements_dir, paths, embedder)  # examples, heard, own words
+    learned, learned_source, heard_labels = heard_training(announcements_dir, paths, texts, label)
+    all_vectors, all_labels = training_set(announcements_dir, paths, embedder,  # examples, heard, own words
+                                           (learned, heard_labels))
     vectors = all_vectors[:len(texts)]
     learned_vectors, learned_labels = (all_vectors[len(texts):len(texts) + len(learned)],
                                        all_labels[len(texts):len(texts) + len(learned)])

@@ -99,18 +99,22 @@ _SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
 
 
 def training_set(
-    announcements_dir: Path, paths: list[Path], embedder: Embedder, learn_heard: bool = True,
+    announcements_dir: Path, paths: list[Path], embedder: Embedder,
+    heard: tuple[list[str], list[int]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Embeddings and labels of the examples of `paths`, then of their heard versions (heard.py;
-    `learn_heard`), then of the assistant's own words in their languages as non-objections;
-    embedded apart, so that the examples' vectors (the slow part, which `sessionbot models
-    provision` caches) do not depend on which announcements are installed."""
+    """Embeddings and labels of the examples of `paths`, then of their heard versions (heard.py:
+    `heard` as (texts, labels) where the caller already has them, ([], []) for none), then of the
+    assistant's own words in their languages as non-objections; embedded apart, so that the
+    examples' vectors (the slow part, which `sessionbot models provision` caches) do not depend on
+    which announcements are installed."""
     texts, labels = labelled_examples(paths)
-    heard, _, heard_labels = (heard_training(announcements_dir, paths, texts, labels) if learn_heard
-                              else ([], [], []))
-    known = set(texts) | set(heard)
+    if heard is None:
+        learned, _, learned_labels = heard_training(announcements_dir, paths, texts, labels)
+        heard = learned, learned_labels
+    heard_texts, heard_labels = heard
+    known = set(texts) | set(heard_texts)
     own = [s for s in own_words(announcements_dir, sorted({p.stem for p in paths})) if s not in known]
-    vectors = [embed_examples(embedder, part) for part in (texts, heard, own) if part]
+    vectors = [embed_examples(embedder, part) for part in (texts, heard_texts, own) if part]
     return np.vstack(vectors), np.concatenate([labels, np.array(heard_labels, dtype=float), np.zeros(len(own))])
 
 
@@ -269,7 +273,7 @@ class SemanticSignal:
             for part in (texts, heard[0]):  # the slow part, with progress; then cached
                 if part:
                     embed_examples(embedder, part, progress=progress)
-            ordinary = training_set(self.announcements_dir, self.paths, embedder, self.learn_heard)
+            ordinary = training_set(self.announcements_dir, self.paths, embedder, (heard[0], heard[2]))
             after = ordinary if not after_texts else (
                 np.vstack([ordinary[0], *[embed_examples(embedder, after_texts)] * AFTER_ANNOUNCEMENT_WEIGHT]),
                 np.concatenate([ordinary[1], *[after_labels] * AFTER_ANNOUNCEMENT_WEIGHT]))
