@@ -825,7 +825,8 @@ def _embed_objection_examples(settings: Settings) -> None:
         task = progress.add_task("objection examples: embedding", total=None)
         SemanticSignal(settings.paths.announcements_dir, settings.consent.semantic_threshold,
                        head=settings.consent.semantic_head,
-                       learn_heard=settings.consent.learn_heard_versions).warm(
+                       learn_heard=settings.consent.learn_heard_versions,
+                       learn_mined=settings.consent.learn_mined_negatives).warm(
             lambda done, total: progress.update(
                 task, completed=done, total=total,
                 description="objection examples: embedding" if done < total else "objection head: training"),

@@ -95,6 +95,11 @@ class ConsentSettings(_Section):
         "(announcements/examples/heard/, scripts/dev/hear_examples.py), so that misheard objections still read "
         "as objections; false = the typed examples alone (the benchmark's baseline).",
     )
+    learn_mined_negatives: bool = Field(
+        True, description="cautious only: the head also learns, as non-objections, sentences of ordinary clinical "
+        "talk it found suspicious (announcements/examples/mined/, scripts/dev/mine_clinical_negatives.py), so that "
+        "\"can you bend your knee\" does not stop a session; false = without them (the benchmark's baseline).",
+    )
     untargeted_threshold: float = Field(
         0.95, ge=0.5, le=1.0,
         description="cautious only: probability of an objection at which a whole utterance of four words or more "

@@ -15,9 +15,12 @@ signal and tuned the rules, so on them only a 5-fold cross-validated figure is h
 (`examples_cross_validated`, for every threshold: how the one in use was chosen, beside the
 logistic regression on the same folds; `after_announcement_cross_validated` for the announcement
 model). English
-ordinary clinical talk (every turn of the ACI-BENCH dialogues in ../shared/data) gives a
+ordinary clinical talk (every turn of the ACI-BENCH validation dialogues in ../shared/data) gives a
 false-stop rate on talk nobody wrote for this, turn by turn, and `clinical_dialogues_replayed`
-replays every whole dialogue right after the announcement (dialogue_replay.py).
+replays each whole dialogue right after the announcement (dialogue_replay.py). The head learns hard
+negatives mined from the training split (bot/consent/mined.py), so the validation split is the
+held-out figure; the training split's replay is given too, labelled as what it is. Beside them,
+same run: a head without the mined negatives (`*_without_mined_negatives_baseline`).
 
 Asking when unsure (consent.ask_when_unsure): every row also gives `handled_rate`, the
 objections stopped or asked about, and `asked_rate_non_objections`, the non-objections the
@@ -59,6 +62,7 @@ NAIVE_KEYWORDS = re.compile(
     r"|transcri\w*|ai|ia|ki|bot|robot|assistant\w*|asistente|assistente)\b"
 )
 SPOKEN_MAX_WORDS = 12
+HELD_OUT_SPLIT, MINED_SPLIT = "valid", "train"  # of ACI-BENCH: see bot/consent/mined.py
 BLIND_THRESHOLDS = (0.7, 0.98)  # besides the one in use: what moving consent.semantic_threshold does
 
 
@@ -122,12 +126,14 @@ def typed(
     return ours, naive
 
 
-def clinical_turns() -> list[str]:
-    """Every turn of the ACI-BENCH dialogues (English doctor-patient talk), or [] where the data is absent."""
+def clinical_turns(split: str = HELD_OUT_SPLIT) -> list[str]:
+    """Every turn of the ACI-BENCH dialogues of a split (English doctor-patient talk), or [] where the
+    data is absent. The hard negatives the head learns were mined from the training split
+    (bot/consent/mined.py), so false stops are measured on the validation split."""
     from bot.bench.notes import load_pairs
 
     try:
-        pairs = load_pairs()
+        pairs = load_pairs(split=split)
     except FileNotFoundError:
         return []
     turns = (re.sub(r"^\[\w+\]\s*", "", line).strip() for pair in pairs for line in pair.dialogue.splitlines())
@@ -176,7 +182,8 @@ async def run_consent_bench(
         examples = cross_validated(settings)
         after_announcement = after_announcement_cross_validated(settings)
         progress.update(task, total=1, completed=1)
-        turns, dialogues = clinical_turns(), aci_dialogues()
+        turns, dialogues = clinical_turns(), aci_dialogues(HELD_OUT_SPLIT)
+        mined_from = aci_dialogues(MINED_SPLIT)
         replayed: dict[str, Any] = {}
         for language in languages:
             progress.console.print(f"{language}: typed blind set" + (", then spoken" if engine is not None else ""))
@@ -205,6 +212,11 @@ async def run_consent_bench(
                     clean_only.warm(wait=True)
                     row["typed_blind_cautious_without_heard_versions_baseline"] = typed(
                         clean_only, objections, others)[0].summary()
+                    unmined = ConsentGuard(consent.model_copy(update={"learn_mined_negatives": False}),
+                                           settings.paths.announcements_dir, language)
+                    unmined.warm(wait=True)
+                    row["typed_blind_cautious_without_mined_negatives_baseline"] = typed(
+                        unmined, objections, others)[0].summary()
                     if blind.objections_after_announcement:
                         after = ConsentGuard(consent, settings.paths.announcements_dir, language)
                         ours_after, naive_after = typed(after, blind.objections_after_announcement,
@@ -225,11 +237,19 @@ async def run_consent_bench(
                         clinical, naive_clinical = typed(guard, [], turns)
                         row["typed_clinical_dialogue_cautious"] = clinical.summary()
                         row["typed_clinical_dialogue_naive_keyword_baseline"] = naive_clinical.summary()
+                        row["typed_clinical_dialogue_without_mined_negatives_baseline"] = typed(
+                            unmined, [], turns)[0].summary()
                     if language == "en" and dialogues:
                         replayed = {"after_announcement": replay(guard, dialogues, announce=True).summary(),
                                     "without_announcement_baseline": replay(guard, dialogues, announce=False).summary(),
+                                    "without_mined_negatives_baseline": replay(unmined, dialogues,
+                                                                               announce=True).summary(),
                                     "naive_keyword_baseline": keyword_replay(
                                         dialogues, NAIVE_KEYWORDS.search, consent.context_s).summary()}
+                        if mined_from:  # not held out: the hard negatives come from these dialogues
+                            replayed["training_split_mined_from"] = replay(guard, mined_from, announce=True).summary()
+                            replayed["training_split_without_mined_negatives_baseline"] = replay(
+                                unmined, mined_from, announce=True).summary()
             if engine is not None:
                 guard = ConsentGuard(settings.consent, settings.paths.announcements_dir, language)
                 guard.warm()

@@ -1,8 +1,9 @@
 """Ordinary clinical conversation replayed right after the announcement: the false stops that the
 moment causes (part of `sessionbot bench consent`).
 
-Each ACI-BENCH dialogue (the train and valid splits: English doctor-patient talk nobody wrote for
-this project) is replayed turn by turn through the in-call check, as finals with times: the
+Each ACI-BENCH dialogue of a split (English doctor-patient talk nobody wrote for this project; the
+validation split is held out, the objection head learned hard negatives from the training split) is
+replayed turn by turn through the in-call check, as finals with times: the
 assistant announces itself over the first 12 s, then the doctor speaks as the clinician and everyone
 else as the client, each turn lasting as long as its words take at 150 words a minute, 0.6 s apart.
 Any stop is a false stop, and the first one ends the dialogue, as it would end the call. Baselines
@@ -113,11 +114,11 @@ def _replayed(dialogues: list[str], begin: Callable[[], None], judge: Judge, win
     return counts
 
 
-def aci_dialogues() -> list[str]:
-    """Every ACI-BENCH dialogue there is (train and valid), or [] where the data is absent."""
+def aci_dialogues(split: str) -> list[str]:
+    """The ACI-BENCH dialogues of a split ("train" or "valid"), or [] where the data is absent."""
     from bot.bench.notes import load_pairs
 
     try:
-        return [pair.dialogue for split in ("train", "valid") for pair in load_pairs(split=split)]
+        return [pair.dialogue for pair in load_pairs(split=split)]
     except FileNotFoundError:
         return []

@@ -78,7 +78,7 @@ class ConsentGuard:
         ask = settings.ask_threshold if settings.ask_when_unsure else None
         return SemanticSignal(announcements_dir, settings.semantic_threshold, ask, settings.untargeted_threshold,
                               settings.ask_instead_below if settings.ask_when_unsure else 0.0, settings.semantic_head,
-                              settings.learn_heard_versions)
+                              settings.learn_heard_versions, settings.learn_mined_negatives)
 
     def warm(self, wait: bool = False) -> None:
         """Fit the semantic signal now (a second with cached example embeddings; call off the event

@@ -7,7 +7,9 @@ the process-wide model the notes use too) and scores it with a head trained on t
 examples of *every* language (announcements/examples/*.toml) plus the assistant's own
 sentences: e5 places a sentence near its translations, so the Spanish examples sharpen the
 English decision too. It also learns the examples' heard versions (what Whisper made of them
-spoken, bot/consent/heard.py): in a call it reads the recognizer's text, not what was said.
+spoken, bot/consent/heard.py): in a call it reads the recognizer's text, not what was said. And it
+learns sentences of ordinary clinical talk that it used to find suspicious as non-objections
+(hard negatives, bot/consent/mined.py).
 The head is a small neural network (bot/consent/mlp.py), trained once per version of the
 examples and cached; the logistic regression it replaced stays selectable
 (`consent.semantic_head`) and is the benchmark's baseline.
@@ -37,6 +39,7 @@ import numpy as np
 
 from bot.config import ConfigError
 from bot.consent.heard import heard_set
+from bot.consent.mined import load_mined
 from bot.consent.mlp import MlpModel, cached_mlp, cached_mlp_or_none
 from bot.log import get_logger
 from bot.notes.embedding import Embedder, consent_embedder, embed_examples
@@ -100,11 +103,12 @@ _SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
 
 def training_set(
     announcements_dir: Path, paths: list[Path], embedder: Embedder,
-    heard: tuple[list[str], list[int]] | None = None,
+    heard: tuple[list[str], list[int]] | None = None, mined: list[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Embeddings and labels of the examples of `paths`, then of their heard versions (heard.py:
-    `heard` as (texts, labels) where the caller already has them, ([], []) for none), then of the
-    assistant's own words in their languages as non-objections; embedded apart, so that the
+    `heard` as (texts, labels) where the caller already has them, ([], []) for none), then, as
+    non-objections, of the assistant's own words in their languages and of the hard negatives mined
+    from clinical talk (mined.py; None: the installed ones, [] for none); embedded apart, so that the
     examples' vectors (the slow part, which `sessionbot models provision` caches) do not depend on
     which announcements are installed."""
     texts, labels = labelled_examples(paths)
@@ -112,10 +116,14 @@ def training_set(
         learned, _, learned_labels = heard_training(announcements_dir, paths, texts, labels)
         heard = learned, learned_labels
     heard_texts, heard_labels = heard
+    languages = sorted({p.stem for p in paths})
+    if mined is None:
+        mined = load_mined(announcements_dir, languages)
     known = set(texts) | set(heard_texts)
-    own = [s for s in own_words(announcements_dir, sorted({p.stem for p in paths})) if s not in known]
-    vectors = [embed_examples(embedder, part) for part in (texts, heard_texts, own) if part]
-    return np.vstack(vectors), np.concatenate([labels, np.array(heard_labels, dtype=float), np.zeros(len(own))])
+    negatives = [s for s in dict.fromkeys([*own_words(announcements_dir, languages), *mined]) if s not in known]
+    vectors = [embed_examples(embedder, part) for part in (texts, heard_texts, negatives) if part]
+    return np.vstack(vectors), np.concatenate([labels, np.array(heard_labels, dtype=float),
+                                               np.zeros(len(negatives))])
 
 
 def heard_training(
@@ -225,11 +233,12 @@ class SemanticSignal:
     def __init__(
         self, announcements_dir: Path, threshold: float, ask_threshold: float | None = None,
         untargeted_threshold: float = 1.0, doubt_below: float = 0.0, head: str = "mlp",
-        learn_heard: bool = True,
+        learn_heard: bool = True, learn_mined: bool = True,
     ) -> None:
         self.announcements_dir = announcements_dir
         self.head = head
         self.learn_heard = learn_heard  # also the heard versions of the examples (heard.py)
+        self.learn_mined = learn_mined  # also the hard negatives mined from clinical talk (mined.py)
         self.paths = example_files(announcements_dir)
         self.after_announcement_paths = after_announcement_files(announcements_dir)
         self.threshold = threshold
@@ -261,19 +270,21 @@ class SemanticSignal:
         texts, labels = labelled_examples(self.paths)
         heard = (heard_training(self.announcements_dir, self.paths, texts, labels) if self.learn_heard
                  else ([], [], []))
-        own = own_words(self.announcements_dir, sorted({p.stem for p in self.paths}))
+        languages = sorted({p.stem for p in self.paths})
+        own = own_words(self.announcements_dir, languages)
+        mined = load_mined(self.announcements_dir, languages) if self.learn_mined else []
         after_texts, after_labels = (labelled_examples(self.after_announcement_paths)
                                      if self.after_announcement_paths else ([], np.zeros(0)))
         digest = hashlib.sha256("\0".join([
             embedder.name, self.head, str(L2_PENALTY), str(AFTER_ANNOUNCEMENT_WEIGHT), *texts, labels.tobytes().hex(),
-            *heard[0], str(heard[2]), *own, *after_texts, after_labels.tobytes().hex()]).encode("utf-8")).hexdigest()
+            *heard[0], str(heard[2]), *own, "mined", *mined, *after_texts, after_labels.tobytes().hex()]).encode("utf-8")).hexdigest()
         with _MODELS_LOCK:
             if digest in _MODELS:
                 return digest
             for part in (texts, heard[0]):  # the slow part, with progress; then cached
                 if part:
                     embed_examples(embedder, part, progress=progress)
-            ordinary = training_set(self.announcements_dir, self.paths, embedder, (heard[0], heard[2]))
+            ordinary = training_set(self.announcements_dir, self.paths, embedder, (heard[0], heard[2]), mined)
             after = ordinary if not after_texts else (
                 np.vstack([ordinary[0], *[embed_examples(embedder, after_texts)] * AFTER_ANNOUNCEMENT_WEIGHT]),
                 np.concatenate([ordinary[1], *[after_labels] * AFTER_ANNOUNCEMENT_WEIGHT]))

@@ -83,8 +83,10 @@ def consent(results: Results) -> str:
     header = ["language", f"typed recall / false stops (in calls: cautious, {results['semantic_threshold']})",
               "handled / asked", *(f"at threshold {t}" for t in thresholds),
               "baseline: the detector as issue 17 found it", "rules alone (cautious)", "`balanced`",
-              "naive keyword baseline", "baseline: head without heard versions"]
-    typed.append("typed_blind_cautious_without_heard_versions_baseline")
+              "naive keyword baseline", "baseline: head without heard versions",
+              "baseline: head without mined negatives"]
+    typed += ["typed_blind_cautious_without_heard_versions_baseline",
+              "typed_blind_cautious_without_mined_negatives_baseline"]
     rows = []
     for language, row in languages.items():
         cautious = row.get("typed_blind_cautious", {})
@@ -105,8 +107,11 @@ def consent(results: Results) -> str:
     clinical = languages.get("en", {}).get("typed_clinical_dialogue_cautious")
     if clinical:
         naive = languages["en"].get("typed_clinical_dialogue_naive_keyword_baseline", {})
-        parts.append(f"English ordinary clinical talk ({clinical['non_objections']} ACI-BENCH turns): false stops "
-                     f"{pct(clinical['false_stop_rate'])} (naive keywords: {pct(naive.get('false_stop_rate'))}).")
+        unmined = languages["en"].get("typed_clinical_dialogue_without_mined_negatives_baseline", {})
+        parts.append(f"English ordinary clinical talk ({clinical['non_objections']} turns of the ACI-BENCH validation "
+                     f"split, held out): false stops {pct(clinical['false_stop_rate'])}, asked about "
+                     f"{pct(clinical.get('asked_rate_non_objections'))} (baselines: head without mined negatives "
+                     f"{pct(unmined.get('false_stop_rate'))}, naive keywords {pct(naive.get('false_stop_rate'))}).")
     after = {lang: row for lang, row in languages.items() if row.get("typed_blind_after_announcement_cautious")}
     if after:
         keys = ("typed_blind_after_announcement_cautious", "typed_blind_after_announcement_rules_only",
@@ -126,16 +131,20 @@ def consent(results: Results) -> str:
 
 
 def _replayed(replayed: Results) -> str:
-    names = {"after_announcement": "after the announcement",
+    names = {"after_announcement": "validation split, after the announcement",
              "without_announcement_baseline": "baseline: without the announcement",
-             "naive_keyword_baseline": "baseline: naive keywords"}
+             "without_mined_negatives_baseline": "baseline: head without mined negatives",
+             "naive_keyword_baseline": "baseline: naive keywords",
+             "training_split_mined_from": "training split (not held out: mined from), after the announcement",
+             "training_split_without_mined_negatives_baseline": "training split, head without mined negatives"}
     rows = [[names.get(name, name), f"{f['dialogues_falsely_stopped']} of {f['dialogues']}",
              str(f["falsely_stopped_within_context_s"]), str(f["turns_asked_about"]),
              cell(", ".join(f"{kind} {n}" for kind, n in f["falsely_stopped_by_kind"].items()) or "–")]
             for name, f in replayed.items()]
     return "\n\n".join([
-        "Every ACI-BENCH dialogue replayed turn by turn through the in-call check, right after the announcement "
-        "(`bot/bench/dialogue_replay.py`); the first stop ends a dialogue:",
+        "ACI-BENCH dialogues replayed turn by turn through the in-call check, right after the announcement "
+        "(`bot/bench/dialogue_replay.py`); the first stop ends a dialogue. The validation split is held out; the "
+        "objection head learned hard negatives from the training split (`bot/consent/mined.py`):",
         table(["replay", "dialogues falsely stopped", "of them within consent.context_s", "turns asked about",
                "decided by"], rows)])
 

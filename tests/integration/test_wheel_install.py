@@ -28,7 +28,8 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 PACKAGED = ("bot/data/announcements/es.toml", "bot/data/announcements/examples/",
-            "bot/data/announcements/examples/heard/de.toml", "bot/data/templates/soap.en.toml",
+            "bot/data/announcements/examples/heard/de.toml", "bot/data/announcements/examples/mined/en.toml",
+            "bot/data/templates/soap.en.toml",
             "bot/data/risk/", "bot/call/static/", "bot/transcribe/models.toml")
 
 
