@@ -56,12 +56,14 @@ def cross_validated(settings: Settings, folds: int = CV_FOLDS, seed: int = 0) ->
     language_of = {text: path.stem for path in paths for text in sum(load_examples(path), [])}
     languages = [language_of[text] for text in texts]
     learned, learned_source, heard_labels = heard_training(announcements_dir, paths, texts, label)
-    all_vectors, all_labels = training_set(announcements_dir, paths, embedder,  # examples, heard, own words
+    # Examples, heard versions, then the non-objections of no fold (the assistant's own words, the
+    # mined clinical negatives), which every fold learns.
+    all_vectors, all_labels = training_set(announcements_dir, paths, embedder,
                                            (learned, heard_labels))
     vectors = all_vectors[:len(texts)]
     learned_vectors, learned_labels = (all_vectors[len(texts):len(texts) + len(learned)],
                                        all_labels[len(texts):len(texts) + len(learned)])
-    own, own_labels = all_vectors[len(texts) + len(learned):], all_labels[len(texts) + len(learned):]
+    extra, extra_labels = all_vectors[len(texts) + len(learned):], all_labels[len(texts) + len(learned):]
     fold = np.random.default_rng(seed).integers(0, folds, len(texts))
     index = {text: i for i, text in enumerate(texts)}
     learned_fold = fold[[index[said] for said in learned_source]] if learned else np.zeros(0, int)
@@ -71,16 +73,16 @@ def cross_validated(settings: Settings, folds: int = CV_FOLDS, seed: int = 0) ->
     spoken_probability, spoken_clean_probability = np.zeros(len(spoken.texts)), np.zeros(len(spoken.texts))
     clean_probability = np.zeros(len(texts))
     for k in range(folds):
-        train = (np.vstack([vectors[fold != k], learned_vectors[learned_fold != k], own]),
-                 np.concatenate([label[fold != k], learned_labels[learned_fold != k], own_labels]))
+        train = (np.vstack([vectors[fold != k], learned_vectors[learned_fold != k], extra]),
+                 np.concatenate([label[fold != k], learned_labels[learned_fold != k], extra_labels]))
         head = _fit(settings.consent.semantic_head, *train)
         probability[fold == k] = head.probability(vectors[fold == k])
         logistic_probability[fold == k] = fit_logistic(*train).probability(vectors[fold == k])
         if len(spoken.texts):
             spoken_probability[spoken_fold == k] = head.probability(spoken.vectors[spoken_fold == k])
             # Baseline, same folds: the head as it was before it learned heard versions.
-            clean = _fit(settings.consent.semantic_head, np.vstack([vectors[fold != k], own]),
-                         np.concatenate([label[fold != k], own_labels]))
+            clean = _fit(settings.consent.semantic_head, np.vstack([vectors[fold != k], extra]),
+                         np.concatenate([label[fold != k], extra_labels]))
             spoken_clean_probability[spoken_fold == k] = clean.probability(spoken.vectors[spoken_fold == k])
             clean_probability[fold == k] = clean.probability(vectors[fold == k])
     detectors = {lang: ObjectionDetector(announcements_dir, lang, "cautious") for lang in set(languages)}
