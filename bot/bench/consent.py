@@ -53,6 +53,7 @@ from bot.config import REPO_ROOT, Settings
 from bot.consent.announcements import load_announcements
 from bot.consent.check import JUST_AFTER_S, check_audio
 from bot.consent.guard import ConsentGuard
+from bot.consent.mined import dialogue_lines
 from bot.consent.objection import normalize
 from bot.transcribe.engine import TranscriptionEngine
 
@@ -136,8 +137,7 @@ def clinical_turns(split: str = HELD_OUT_SPLIT) -> list[str]:
         pairs = load_pairs(split=split)
     except FileNotFoundError:
         return []
-    turns = (re.sub(r"^\[\w+\]\s*", "", line).strip() for pair in pairs for line in pair.dialogue.splitlines())
-    return [turn for turn in turns if turn]
+    return [line for pair in pairs for line in dialogue_lines(pair.dialogue)]
 
 
 async def spoken(

@@ -20,7 +20,7 @@ from bot.consent.check import JUST_AFTER_S
 from bot.consent.guard import ConsentGuard
 from bot.consent.heard import MAX_OBJECTION_WER, heard_files, load_heard
 from bot.consent.mlp import MlpModel, fit_mlp
-from bot.consent.objection import SEMANTIC_MIN_WORDS, ObjectionDetector, normalize
+from bot.consent.objection import ObjectionDetector, long_enough_to_judge
 from bot.consent.semantic import (
     AFTER_ANNOUNCEMENT_WEIGHT, after_announcement_files, embed_examples, example_files, fit_logistic,
     heard_training, LogisticModel, labelled_examples, load_examples, meaning_embedder, training_set,
@@ -171,8 +171,7 @@ class _Screened:
         for i, (lang, text) in enumerate(zip(languages, texts)):
             decision, ask = detectors[lang].screen(text)
             self.rules_stop[i], bare[i], self.asked[i] = decision.objection, decision.bare, ask
-            self.untargeted[i] = (len(normalize(text).split()) >= SEMANTIC_MIN_WORDS
-                                  and not detectors[lang].names_target(text))
+            self.untargeted[i] = long_enough_to_judge(text) and not detectors[lang].names_target(text)
         self.rules_alone = self.rules_stop.copy()
         self.doubted = (self.rules_stop & ~bare & (probability < settings.consent.ask_instead_below)
                         if settings.consent.ask_when_unsure else np.zeros(n, bool))

@@ -65,6 +65,12 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
+def long_enough_to_judge(text: str) -> bool:
+    """Whether the semantic signal judges an utterance by its meaning outside the announcement's
+    moment: SEMANTIC_MIN_WORDS words or more (shorter fragments read as short objections)."""
+    return len(normalize(text).split()) >= SEMANTIC_MIN_WORDS
+
+
 @dataclass(frozen=True)
 class ObjectionRules:
     language: str
@@ -189,8 +195,7 @@ class ObjectionDetector:
             if verdict.objection or verdict.unsure:
                 return Decision(verdict.objection, asked_for, f"semantic: p={verdict.probability:.3f}",
                                 unsure=verdict.unsure)
-        elif self.sensitivity == "cautious" and len(normalize(text).split()) >= SEMANTIC_MIN_WORDS \
-                and not self.names_target(text, language):
+        elif self.sensitivity == "cautious" and long_enough_to_judge(text) and not self.names_target(text, language):
             # People name the assistant in words no rule lists ("whatever is writing this down").
             verdict = self._semantic.judge(text, untargeted=True)
             if verdict.objection:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import re
 import threading
 import time
 import tomllib
@@ -43,6 +42,7 @@ from bot.consent.mined import load_mined
 from bot.consent.mlp import MlpModel, cached_mlp, cached_mlp_or_none
 from bot.log import get_logger
 from bot.notes.embedding import Embedder, consent_embedder, embed_examples
+from bot.notes.text import sentences
 
 log = get_logger(__name__)
 
@@ -84,7 +84,7 @@ def own_words(announcements_dir: Path, languages: list[str]) -> list[str]:
     again, and "would you like me to leave?" said by the assistant is no objection."""
     from bot.consent.announcements import load_announcements  # noqa: PLC0415 - it imports the rules' loader
 
-    sentences: dict[str, None] = {}
+    found: dict[str, None] = {}
     for language in languages:
         try:
             announcements = load_announcements(announcements_dir, language)
@@ -94,11 +94,8 @@ def own_words(announcements_dir: Path, languages: list[str]) -> list[str]:
             for text in messages.model_dump().values():
                 if text:
                     spoken = text.format(name="Sam")
-                    sentences.update(dict.fromkeys([spoken, *(s.strip() for s in _SENTENCE_END.split(spoken))]))
-    return [s for s in sentences if len(s.split()) >= 2]
-
-
-_SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
+                    found.update(dict.fromkeys([spoken, *sentences(spoken)]))
+    return [s for s in found if len(s.split()) >= 2]
 
 
 def training_set(

