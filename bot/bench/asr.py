@@ -9,7 +9,9 @@ policy as a call (no WebRTC: the engine is the hot path whose cost decides capac
 Baselines in the same run: offline faster-whisper (same model, beam 5) on the same recordings for
 the word error rate, per language (bot/bench/asr_wer.py); and, for latency and capacity, the same
 streaming pipeline and scheduling with Whisper's full 30 s window (`window_padding_s = 0`, what
-faster-whisper does), so the ratio measures the window, not the scheduling.
+faster-whisper does), so the ratio measures the window, not the scheduling. The same engine also
+runs without early finals, without context and (when the beam is above 1) with every final
+greedy, so what each of them costs or buys is measured on the same audio.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -204,6 +207,19 @@ async def _tick(report: Callable[[str], None], label: str, seconds: float) -> No
         report(f"  {label}: {time.monotonic() - started:4.0f}/{seconds:.0f} s")
 
 
+@contextmanager
+def _load_changed(engine: TranscriptionEngine, **changes: Any) -> Iterator[None]:
+    """The engine's load policy with some settings changed for one same-run variant, then restored."""
+    before = {name: getattr(engine.load, name) for name in changes}
+    for name, value in changes.items():
+        setattr(engine.load, name, value)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            setattr(engine.load, name, value)
+
+
 async def run_asr_bench(settings: Settings, plan: AsrBenchPlan, report: Callable[[str], None]) -> dict[str, Any]:
     pool = clip_pool()
     seconds = plan.minutes * 60.0
@@ -248,13 +264,19 @@ async def run_asr_bench(settings: Settings, plan: AsrBenchPlan, report: Callable
     without_context: dict[int, LoadResult] = {}
     if engine.load.context:
         level = plan.levels[0]
-        engine.load.context = False
-        try:
+        with _load_changed(engine, context=False):
             report(f"without context: {level} session(s)")
             without_context[level] = await _level(engine, settings, plan_sessions(pool, level, seconds, plan.seed,
                                                   plan.lockstep), report, f"without context {level}")
-        finally:
-            engine.load.context = True
+
+    # Same engine and sessions with every final greedy: what the beam costs in latency and capacity.
+    finals_greedy: dict[int, LoadResult] = {}
+    if engine.load.beam_size > 1:
+        with _load_changed(engine, beam_size=1):
+            for level in sorted({plan.levels[0], capacity or plan.levels[0]}):
+                report(f"finals greedy: {level} session(s)")
+                finals_greedy[level] = await _level(engine, settings, plan_sessions(pool, level, seconds, plan.seed,
+                                                    plan.lockstep), report, f"finals greedy {level}")
 
     report("silence and noise (5 × 60 s)")
     noise, kinds = synthetic_non_speech()
@@ -279,6 +301,7 @@ async def run_asr_bench(settings: Settings, plan: AsrBenchPlan, report: Callable
         "early_final_ms": settings.vad.early_final_ms,
         "without_early_finals": [without_early[lv].summary() for lv in sorted(without_early)],
         "without_context": [without_context[lv].summary() for lv in sorted(without_context)],
+        "finals_greedy": [finals_greedy[lv].summary() for lv in sorted(finals_greedy)],
         "capacity_sessions_real_time": capacity,
         "memory": {
             "rss_1_session_mb": round(one.peak_rss_mb, 1),

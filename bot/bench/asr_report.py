@@ -28,6 +28,7 @@ def print_results(console: Console, results: dict[str, Any]) -> None:
     for window, rows in (("utterance", results["load"]),
                          ("utterance, no early finals", results.get("without_early_finals", [])),
                          ("utterance, no context", results.get("without_context", [])),
+                         ("utterance, finals greedy", results.get("finals_greedy", [])),
                          ("30 s (baseline)", results["baseline_full_window"])):
         for row in rows:
             table.add_row(window, str(row["sessions"]), _fmt(row["latency_median_s"], " s"), _fmt(row["latency_p95_s"], " s"),

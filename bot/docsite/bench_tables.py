@@ -231,6 +231,7 @@ def asr(results: Results) -> str:
     for window, runs in (("utterance-sized", results["load"]),
                          ("same, without early finals", results.get("without_early_finals", [])),
                          ("same, without context", results.get("without_context", [])),
+                         ("same, finals greedy", results.get("finals_greedy", [])),
                          ("baseline: Whisper's 30 s", results["baseline_full_window"])):
         for i, run in enumerate(runs):
             early = pair(str(run["early_finals_used"]), str(run["early_finals_wasted"])) \
