@@ -6,8 +6,8 @@ labelled examples' non-objections, 5-16 words, never the blind set) with each la
 voice and scores, on every sentence:
 
 - streaming: each sentence decoded by the project's decoder the way a call's final is when the
-  decoders are idle (after as many previous sentences as fit in 10 s, at most three; recognizer
-  prompt), at beam 1 and at beam 5;
+  decoders are idle (after as many previous sentences as fit in transcription.context_s, at most
+  recent.MAX_UTTERANCES; recognizer prompt), at beam 1 and at beam 5;
 - offline: faster-whisper on the whole recording (sentences 1 s apart, beam 5, its own VAD).
 
     .venv/bin/python scripts/dev/offline_gap.py [SENTENCES] [LANGUAGES]   # default 30 en,es,de,it,fr,pt; seed 7
@@ -32,15 +32,16 @@ import sys
 import numpy as np
 from context_wer import heard_in_turn
 
-from bot.audio.pcm import ASR_RATE, pcm_to_float, resample_pcm
+from bot.audio.pcm import ASR_RATE, resample_pcm
 from bot.audio.tts import render_speech
+from bot.bench.asr_wer import offline_text
 from bot.config import load_settings
 from bot.consent.announcements import load_announcements
 from bot.consent.semantic import examples_dir, load_examples
 from bot.transcribe.engine import TranscriptionEngine
+from bot.transcribe.recent import MAX_UTTERANCES
 from bot.wer import word_error_rate
 
-BUDGET_S, MOST = 10.0, 3  # as transcription.context_s and recent.MAX_UTTERANCES
 OFFLINE_BEAM = 5
 PAUSE = np.zeros(ASR_RATE, dtype=np.int16)
 
@@ -49,7 +50,7 @@ def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 30
     languages = sys.argv[2].split(",") if len(sys.argv) > 2 else ["en", "es", "de", "it", "fr", "pt"]
     settings = load_settings(None, {"logging.level": "warning"})
-    decoder = TranscriptionEngine(settings.transcription, settings.paths.cache_dir).decoder
+    engine = TranscriptionEngine(settings.transcription, settings.paths.cache_dir)
     chooser = random.Random(7)
     totals: dict[str, float] = {}
     for language in languages:
@@ -59,11 +60,11 @@ def main() -> None:
         clips = [resample_pcm(*render_speech(t, voice.voice, voice.words_per_minute), ASR_RATE) for t in sentences]
         reference = " ".join(sentences)
         recording = np.concatenate([part for clip in clips for part in (PAUSE, clip)] + [PAUSE])
-        segments, _ = decoder.model.transcribe(pcm_to_float(recording), language=language, beam_size=OFFLINE_BEAM,
-                                               vad_filter=True)
-        row = {"offline beam 5": word_error_rate(reference, " ".join(s.text.strip() for s in segments), language)}
+        offline = offline_text(engine, recording, language, OFFLINE_BEAM)
+        row = {"offline beam 5": word_error_rate(reference, offline, language)}
         for beam in (1, 5):
-            heard = heard_in_turn(decoder, clips, language, voice.asr_prompt, beam, BUDGET_S, MOST)
+            heard = heard_in_turn(engine.decoder, clips, language, voice.asr_prompt, beam,
+                                  settings.transcription.context_s, MAX_UTTERANCES)
             row[f"streaming beam {beam}"] = word_error_rate(reference, " ".join(heard), language)
         words = len(reference.split())
         totals["words"] = totals.get("words", 0) + words
