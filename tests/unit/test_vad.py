@@ -4,7 +4,7 @@ import numpy as np
 
 from bot.audio.pcm import ASR_RATE, resample_pcm
 from bot.audio.tts import render_speech
-from bot.audio.vad import VadSegmenter
+from bot.audio.vad import PRE_ROLL_MS, VadSegmenter
 from bot.config import VadSettings
 
 
@@ -56,3 +56,20 @@ def test_speech_still_going_when_the_stream_ends_is_a_cut_utterance() -> None:
     segmenter.push(np.concatenate([silence(0.5), speech("I was going to say that the week was")]))
     last = segmenter.flush()
     assert last is not None and last.cut
+
+
+def test_the_pre_roll_puts_an_utterance_at_most_one_frame_before_its_first_word() -> None:
+    """What admission relies on (bot/consent/admission.py): speech began no earlier than an utterance's
+    start plus PRE_ROLL_S, give or take the frame in which the VAD first heard it. Calls in the
+    consent tests speak two frames after admission (tests/integration/test_consent_invariants.py)."""
+    settings = VadSettings()
+    frame_s = settings.frame_ms / 1000
+    words = speech("My sister visited on Sunday and we cooked pancakes together.")
+    leads = []
+    for lead_ms in range(500, 500 + settings.frame_ms, 3):  # every position against the frame grid
+        onset_s = lead_ms / 1000
+        [first, *_] = feed(VadSegmenter(settings), np.concatenate([silence(onset_s), words, silence(1.0)]))
+        leads.append(onset_s - (first.start_s + PRE_ROLL_MS / 1000))
+    assert max(leads) <= frame_s  # never more than a frame early
+    assert min(leads) > -0.1  # nor late by more than espeak-ng's soft first consonant
+    assert max(leads) > 0  # the frame grid does make it early: admission has to allow for it
