@@ -179,9 +179,10 @@ class TranscriptionSettings(_Section):
         "Two use both cores of a small machine: 12 two-party sessions went from p95 2.61 s to 1.74 s (bench asr).",
     )
     beam_size: int = Field(
-        1, ge=1, le=10, description="Beam size for final text (1 = greedy); partials are always greedy. While another "
-        "decoder is at work, or transcription.greedy_when_waiting finals wait, finals are greedy. 1: beam 5 hears "
-        "more words right but is not the default yet (docs/transcription.md, 'Beam 5 measured again').",
+        5, ge=1, le=10, description="Beam size for final text (1 = greedy); partials are always greedy. While another "
+        "decoder is at work, or transcription.greedy_when_waiting finals wait, finals are greedy. 5: in one bench "
+        "consent run it caught 61 of 120 spoken blind-set objections against 58 greedy, with the same 8 false stops "
+        "of 240, and it brings streaming word errors close to offline decoding (docs/transcription.md).",
     )
     greedy_when_waiting: int = Field(
         2, ge=1, le=1000, description="With this many finals waiting for the model, the next batch of finals is "

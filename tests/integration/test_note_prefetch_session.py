@@ -20,7 +20,11 @@ async def test_a_soap_session_prefetches_while_it_runs_and_forgets_after_the_not
                              consent={"purposes": ["notes", "risk_flags"]})
     runner, session, joined = await start(room, engine, settings, ("Sam", "client"))
     client = joined[0][0]
-    await say(client, "I have been sleeping better this week, about six hours a night.")
+    # Benign, and so are the ways tiny.en mishears it. "… about six hours a night" came back (at beam 1
+    # and 5, through Opus) as "… this week. I'm out six hours at night.", and that fragment alone sits
+    # inside the semantic risk signal's contrast margin (suicidal ideation 0.886, its closest contrast
+    # 0.902): a false flag by the signal's design (docs/notes.md), which this test is not about.
+    await say(client, "I have been sleeping better this week, and I feel calmer.")
     await wait_for(lambda: len(runner.buffer) >= 1, timeout=60)
     prefetch = runner._prefetch  # noqa: SLF001 - the session's own prefetcher
     assert prefetch is not None
