@@ -4,15 +4,8 @@ Finals: every closed utterance is transcribed once and handed to `on_final`,
 which is the session's consent stage: only what passes it is stored. An
 utterance that could not be transcribed (queue full, decoder error) is reported
 to `on_lost`, so the note can say that speech is missing instead of hiding it.
-Partials: while an utterance is still open and longer than `partial_after_s`,
-its last `partial_window_s` seconds are transcribed every `partial_every_s` (at
-most one partial in flight per stream, and partials yield to finals in the
-scheduler), so captions and objection detection do not wait for the speaker to
-pause. The window bounds their cost: re-decoding the whole open utterance would
-cost more with every second someone talks. A partial is only started when a
-decoder worker is idle, so under load partials thin out instead of delaying
-finals (measured: they were two thirds of all compute). Partials are shown and
-checked, never stored.
+Partials (partials.py): captions and objection checks of the utterance still being
+spoken, from a recent window of it, on idle workers only; shown and checked, never stored.
 Early finals (early.py): a pause of `vad.early_final_ms` starts the decode of the
 utterance so far on an idle worker, used as the final if the hang-over confirms it.
 Context: finals and early finals carry this speaker's last kept utterances (audio and
@@ -41,7 +34,8 @@ from bot.log import get_logger
 from bot.transcribe.buffer import TranscriptBuffer
 from bot.transcribe.early import EarlyDecode, EarlyFinals
 from bot.transcribe.engine import Outcome, QueueFull, TranscriptionEngine
-from bot.transcribe.recent import RecentSpeech
+from bot.transcribe.partials import PartialSchedule
+from bot.transcribe.recent import RecentSpeech, Ticket
 from bot.transcribe.scheduler import Kind
 from bot.transcribe.segment import Participant
 
@@ -123,9 +117,6 @@ class ParticipantStream:
         self._media_clock = MediaClock()
         self._pending: set[asyncio.Task[None]] = set()
         self._discarded = False
-        self._partial_in_flight = False
-        self._partial_shed = False
-        self._next_partial_s = 0.0
         self.early = EarlyFinals()
         self._stream_id = f"{session_id}/{participant.id}"
         self.utterances = 0
@@ -133,9 +124,7 @@ class ParticipantStream:
         self.latest_latency_s: float | None = None  # end of speech → the latest text handed on (draft or final)
         self.overflowed = 0
         settings: TranscriptionSettings = engine.settings
-        self._partial_after_s = settings.partial_after_s
-        self._partial_every_s = settings.partial_every_s
-        self._partial_window_s = settings.partial_window_s
+        self._partials = PartialSchedule(settings)
         self._recent = RecentSpeech(settings.context_s)
 
     @property
@@ -186,7 +175,7 @@ class ParticipantStream:
         if utterance.provisional:
             self._decode_early(utterance)
             return
-        self._next_partial_s = 0.0
+        self._partials.utterance_closed()
         self._submit(utterance, waited_s)
 
     def discard(self) -> None:
@@ -228,7 +217,8 @@ class ParticipantStream:
         # part of what a speaker experiences as latency, so it is counted.
         if waited_s is None:
             waited_s = max(0.0, self._segmenter.position_s - utterance.end_s)
-        self._track(self._transcribe(utterance, time.monotonic() - waited_s, self.early.claim(utterance)))
+        ticket = self._recent.open()
+        self._track(self._transcribe(utterance, ticket, time.monotonic() - waited_s, self.early.claim(utterance)))
 
     def _decode_early(self, utterance: Utterance) -> None:
         """A pause long enough that it may end the utterance: decode it now, on spare compute only."""
@@ -236,15 +226,18 @@ class ParticipantStream:
         if self._discarded or utterance.short or not self._engine.has_idle_worker():
             return
         speech_ended_at = time.monotonic() - max(0.0, self._segmenter.position_s - utterance.end_s)
-        self.early.begin(utterance, self._track(self._hear_early(utterance, speech_ended_at)))
+        ticket = self._recent.upcoming  # if claimed, it is the final that closes with this ticket
+        self.early.begin(utterance, self._track(self._hear_early(utterance, speech_ended_at, ticket)))
 
-    async def _hear_early(self, utterance: Utterance, speech_ended_at: float) -> Outcome | None:
+    async def _hear_early(self, utterance: Utterance, speech_ended_at: float, ticket: Ticket) -> Outcome | None:
         if not self._engine.has_idle_worker():  # checked again as it starts: finals came first meanwhile
             return None
-        return await self._hear(utterance, speech_ended_at, kind="early")
+        return await self._hear(utterance, speech_ended_at, ticket, kind="early")
 
-    async def _hear(self, utterance: Utterance, speech_ended_at: float, kind: Kind = "final") -> Outcome:
-        """Decode an utterance; text the recognizer doubts goes to the objection check meanwhile."""
+    async def _hear(self, utterance: Utterance, speech_ended_at: float, ticket: Ticket,
+                    kind: Kind = "final") -> Outcome:
+        """Decode an utterance, heard after what was kept before `ticket`; text the recognizer doubts
+        goes to the objection check meanwhile."""
         language = await self._language_of(utterance.samples)
 
         def unsure(text: str) -> None:
@@ -255,7 +248,7 @@ class ParticipantStream:
         return await self._engine.transcribe(
             utterance.samples, language, self._prompt, stream_id=self._stream_id, kind=kind,
             on_draft=unsure if self._on_unsure is not None else None,
-            context=self._recent.context_for(utterance.samples),
+            context=self._recent.context_for(utterance.samples, ticket),
         )
 
     def _track(self, coroutine: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
@@ -273,20 +266,29 @@ class ParticipantStream:
                      probability=round(probability, 2))
         return self._language
 
-    async def _transcribe(self, utterance: Utterance, speech_ended_at: float,
+    async def _transcribe(self, utterance: Utterance, ticket: Ticket, speech_ended_at: float,
                           early: EarlyDecode | None = None) -> None:
+        try:
+            await self._final(utterance, ticket, speech_ended_at, early)
+        finally:
+            self._recent.dropped(ticket)  # whatever did not keep or break the chain above: never text
+
+    async def _final(self, utterance: Utterance, ticket: Ticket, speech_ended_at: float,
+                     early: EarlyDecode | None) -> None:
         try:
             outcome = None if early is None else await self.early.outcome(early)
             if outcome is None:
-                outcome = await self._hear(utterance, speech_ended_at)
+                outcome = await self._hear(utterance, speech_ended_at, ticket)
         except QueueFull:
             self.overflowed += 1
+            self._recent.not_kept(ticket)
             self._lost(utterance, "untranscribed (overload)")
             return
         except asyncio.CancelledError:
             return
         except Exception as exc:  # noqa: BLE001 - one bad utterance must not end the session
             log.error("asr_failed", participant_id=self.participant.id, error=type(exc).__name__)
+            self._recent.not_kept(ticket)
             self._lost(utterance, "untranscribed (recognizer error)")
             return
         # End of speech → final text (VAD hang-over + queueing + decoding).
@@ -316,9 +318,9 @@ class ParticipantStream:
             text=result.text, language=result.language, confidence=result.confidence, cut=utterance.cut,
         ))
         if kept and not self._discarded:
-            self._recent.kept(utterance.samples, result.text)
+            self._recent.kept(ticket, utterance.samples, result.text)
         else:
-            self._recent.forget()
+            self._recent.not_kept(ticket)
         log.info(
             "segment_transcribed",
             participant_id=self.participant.id,
@@ -364,30 +366,17 @@ class ParticipantStream:
     # -- partials ------------------------------------------------------------------
 
     def _maybe_partial(self) -> None:
-        if self._on_partial is None or self._partial_after_s <= 0 or self._partial_in_flight:
-            return
         # Checked on every 20 ms chunk: measure the open utterance without copying it.
         length_s = self._segmenter.open_s
-        if length_s == 0 or length_s < max(self._partial_after_s, self._next_partial_s):
+        if self._on_partial is None or not self._partials.enabled or not self._partials.due(length_s):
             return
-        if not self._engine.has_idle_worker():
-            # Partials are best effort: they use spare compute only, finals never wait on them. A
-            # skipped partial is counted once per time it was due.
-            if not self._partial_shed:
-                self._partial_shed = True
+        if not self._engine.has_idle_worker():  # best effort: finals never wait on partials
+            if self._partials.shed():
                 self._engine.load.partial_shed()
             return
         current = self._segmenter.current()
         assert current is not None
-        samples, start_s = current
-        window = int(self._partial_window_s * ASR_RATE)
-        if 0 < window < samples.size:
-            start_s += (samples.size - window) / ASR_RATE
-            samples = samples[-window:]
-        self._next_partial_s = length_s + self._partial_every_s
-        self._partial_shed = False
-        self._partial_in_flight = True
-        self._track(self._partial(samples, start_s))
+        self._track(self._partial(*self._partials.start(*current, length_s)))
 
     async def _partial(self, samples: np.ndarray, start_s: float) -> None:
         try:
@@ -401,7 +390,7 @@ class ParticipantStream:
             log.error("asr_failed", participant_id=self.participant.id, error=type(exc).__name__, kind="partial")
             return
         finally:
-            self._partial_in_flight = False
+            self._partials.finished()
         if result is None and outcome.unsure_text:  # a doubtful partial: not shown, but an objection in it counts
             self._unsure(outcome.unsure_text, language, start_s, start_s + samples.size / ASR_RATE)
         if result is not None and not self._discarded and self._on_partial is not None:

@@ -116,7 +116,7 @@ async def test_partials_of_a_long_utterance_cover_only_the_recent_window(speech_
     )
     for start in range(0, speech.size, CHUNK):
         stream.push_pcm(speech[start : start + CHUNK])
-        while stream._partial_in_flight:  # as if the decoder kept up with the speaker
+        while stream._partials.in_flight:  # as if the decoder kept up with the speaker
             await asyncio.sleep(0.01)
     await stream.finish()
     engine.close()
@@ -154,11 +154,11 @@ async def test_partials_wait_for_an_idle_decoder(speech_dir) -> None:
     )
     for start in range(0, int(5 * ASR_RATE), CHUNK):  # 5 s of speech: past partial_after_s
         stream.push_pcm(speech[start : start + CHUNK])
-    assert not stream._partial_in_flight and seen == []
+    assert not stream._partials.in_flight and seen == []
     await busy
     assert engine.has_idle_worker()
     stream.push_pcm(speech[int(5 * ASR_RATE) : int(5 * ASR_RATE) + CHUNK])
-    assert stream._partial_in_flight
+    assert stream._partials.in_flight
     await stream.finish()
     engine.close()
     assert seen and buffer.segments()
@@ -286,11 +286,11 @@ async def test_speech_that_resumes_after_the_early_point_is_cut_as_without_early
 
 
 async def _read_through_one_stream(engine: TranscriptionEngine, settings, clips: list[np.ndarray],
-                                   context: bool, keep_first: bool = True,
-                                   context_s: float | None = None) -> tuple[list[str], list[str | None]]:
-    """The clips as one speaker, each one's final done before the next; with or without context (within
-    `context_s` when given, else the configured budget); `keep_first=False`: the sink holds the first
-    final back, as consent does before the announcement.
+                                   context: bool, hold: int | None = None, context_s: float | None = None,
+                                   back_to_back_from: int | None = None) -> tuple[list[str], list[str | None]]:
+    """The clips as one speaker, each one's final done before the next (from `back_to_back_from` on,
+    said before any of them is settled); with or without context (within `context_s` when given, else the configured budget);
+    `hold`: the index of the final the sink holds back, as consent does before the announcement.
     Returns the kept finals' texts and, per decoded final, the text of the context it carried."""
     from bot.transcribe.decoder import WhisperDecoder
 
@@ -306,7 +306,7 @@ async def _read_through_one_stream(engine: TranscriptionEngine, settings, clips:
 
     async def sink(heard) -> bool:
         finals.append(heard)
-        return await keep(heard) if keep_first or len(finals) > 1 else False
+        return False if len(finals) - 1 == hold else await keep(heard)
 
     configured = engine.settings
     if context_s is not None:
@@ -318,10 +318,11 @@ async def _read_through_one_stream(engine: TranscriptionEngine, settings, clips:
     WhisperDecoder.decode = spy
     try:
         with engine.load.pinned(1, context):
-            for samples in clips:
+            for index, samples in enumerate(clips):
                 for start in range(0, samples.size + pause.size, CHUNK):
                     stream.push_pcm(np.concatenate([samples, pause])[start : start + CHUNK])
-                await stream.settled()
+                if back_to_back_from is None or index < back_to_back_from:
+                    await stream.settled()
             await stream.finish()
     finally:
         WhisperDecoder.decode = decode
@@ -354,7 +355,9 @@ async def test_noise_after_speech_heard_in_context_yields_no_text(base_engine, s
     settings, engine = base_engine
     noise, kinds = synthetic_non_speech(seconds_each=6.0)
     sentence = load_clips()[1][0]
-    texts, carried = await _read_through_one_stream(engine, settings, [sentence, noise], context=True)
+    # One kind at a time, as it would come over minutes: each decoded once the one before is settled.
+    texts, carried = await _read_through_one_stream(engine, settings, [sentence, *np.split(noise, len(kinds))],
+                                                    context=True)
     assert len(texts) == 1 and any(c is not None for c in carried[1:]), (texts, carried, kinds)
 
 
@@ -377,5 +380,16 @@ async def test_speech_the_consent_stage_held_back_is_never_context(base_engine, 
     written after it either, so only a kept utterance becomes the next one's context."""
     settings, engine = base_engine
     clips = [load_clips()[i][0] for i in (1, 3, 7)]
-    texts, carried = await _read_through_one_stream(engine, settings, clips, context=True, keep_first=False)
+    texts, carried = await _read_through_one_stream(engine, settings, clips, context=True, hold=0)
     assert len(texts) == 2 and carried == [None, None, texts[0]], (texts, carried)
+
+
+async def test_a_final_is_never_heard_across_one_whose_fate_is_not_yet_known(base_engine, speech_dir) -> None:
+    """When the next utterance is decoded before the previous one is settled (queued, or the consent
+    stage still deciding), it is heard alone, never after the one before that: the previous one may yet
+    turn out held back, and is held back here."""
+    settings, engine = base_engine
+    clips = [load_clips()[i][0] for i in (1, 3, 7)]
+    texts, carried = await _read_through_one_stream(engine, settings, clips, context=True, hold=1,
+                                                    back_to_back_from=1)
+    assert len(texts) == 2 and carried == [None, texts[0], None], (texts, carried)
