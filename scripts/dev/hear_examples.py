@@ -14,8 +14,8 @@ Deterministic for a given model, settings and espeak-ng version; rerun it after 
 examples, the voices or the recognizer prompt (a heard version whose example is gone is ignored),
 then `sessionbot models provision` to train the head again.
 
-Recorded 2026-12-07 (base, beam 1, 2 cores): 3,156 pairs in 943 s; the head learns 2,161 of them
-(heard.py says which). What that is worth: `sessionbot bench consent`, examples_cross_validated.
+Recorded 2026-12-07 (base, beam 5, 2 cores): 3,239 pairs in 985 s; the head learns 2,164 of them
+(heard.py says which). The earlier recording was at beam 1, when finals were greedy. What that is worth: `sessionbot bench consent`, examples_cross_validated.
 heard_versions, and docs/consent.md.
 """
 
@@ -70,11 +70,15 @@ async def main(others_per_language: int) -> None:
         picked_others = random.Random(f"{SEED}:{language}").sample(
             sayable_others, min(others_per_language, len(sayable_others)))
         prompt = announcements.asr_prompt if settings.transcription.consent_prompt else None
-        heard_objections = await hear(engine, sayable_objections, announcements.voice,
+        # A quiet call decodes its finals with the configured beam; eight in flight here would make
+        # the load policy fall back to greedy, so the beam is pinned.
+        with engine.load.pinned(settings.transcription.beam_size):
+            heard_objections = await hear(engine, sayable_objections, announcements.voice,
+                                          announcements.words_per_minute, language, prompt)
+            heard_others = await hear(engine, picked_others, announcements.voice,
                                       announcements.words_per_minute, language, prompt)
-        heard_others = await hear(engine, picked_others, announcements.voice,
-                                  announcements.words_per_minute, language, prompt)
         write_heard(heard_dir(announcements_dir) / f"{language}.toml", language, settings.transcription.model,
+                    settings.transcription.beam_size,
                     list(zip(sayable_objections, heard_objections)), list(zip(picked_others, heard_others)))
     await engine.aclose()
     print(f"done in {time.monotonic() - started:.0f} s", flush=True)

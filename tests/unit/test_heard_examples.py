@@ -48,7 +48,7 @@ def test_a_heard_text_reached_from_both_labels_is_left_out() -> None:
 def test_the_label_follows_the_example_not_the_file(tmp_path: Path) -> None:
     """Relabelling an example relabels its heard version: the file keeps pairs, not labels."""
     path = tmp_path / "examples" / "heard" / "it.toml"
-    write_heard(path, "it", "base", [("Ho dormito male.", "Ho dormito mele.")], [])
+    write_heard(path, "it", "base", 5, [("Ho dormito male.", "Ho dormito mele.")], [])
     assert heard_set(tmp_path, LABELS, ["it"]) == (["Ho dormito mele."], ["Ho dormito male."], [0])
     assert heard_set(tmp_path, {**LABELS, "Ho dormito male.": 1}, ["it"])[2] == [1]
     assert heard_set(tmp_path, LABELS, ["es"]) == ([], [], [])  # only the languages asked for
@@ -57,7 +57,7 @@ def test_the_label_follows_the_example_not_the_file(tmp_path: Path) -> None:
 def test_written_pairs_read_back_whatever_they_contain(tmp_path: Path) -> None:
     path = tmp_path / "fr.toml"
     pairs = [('Il a dit "stop" \\ puis', "Il a dit « stop »\tpuis"), ("Ça, c'est l'IA ?", "")]
-    write_heard(path, "fr", "base", pairs[:1], pairs[1:])
+    write_heard(path, "fr", "base", 5, pairs[:1], pairs[1:])
     assert load_heard(path) == pairs
 
 
