@@ -58,9 +58,9 @@ def test_balanced_sensitivity_uses_the_rules_only() -> None:
 
 
 def test_a_higher_threshold_stops_less() -> None:
-    hedge = "No sé si me gusta mucho lo del asistente."  # a hedge: the probability sits between the thresholds
+    hedge = "No sé si me gusta mucho lo del asistente."  # a hedge: neither clearly an objection nor clearly not
     probability = guard("es").semantic.judge(hedge).probability
-    assert 0.5 < probability < 0.99
+    assert 0.05 < probability < 0.99  # so a threshold can sit on either side of it
     assert guard("es", semantic_threshold=probability - 0.001).semantic.judge(hedge).objection
     assert not guard("es", semantic_threshold=probability + 0.001).semantic.judge(hedge).objection
 
