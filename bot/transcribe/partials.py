@@ -27,13 +27,11 @@ class PartialSchedule:
         self._shed = False
         self.in_flight = False
 
-    @property
-    def enabled(self) -> bool:
-        return self._after_s > 0
-
     def due(self, open_s: float) -> bool:
-        """Whether the open utterance, `open_s` long so far, is due a partial now."""
-        return not self.in_flight and open_s > 0 and open_s >= max(self._after_s, self._next_s)
+        """Whether the open utterance, `open_s` long so far, is due a partial now (never with
+        `partial_after_s` 0: partials off)."""
+        enabled = self._after_s > 0
+        return enabled and not self.in_flight and open_s > 0 and open_s >= max(self._after_s, self._next_s)
 
     def shed(self) -> bool:
         """A due partial is skipped (no idle worker); True the first time for this due time, so that it is

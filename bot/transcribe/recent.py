@@ -68,7 +68,7 @@ class RecentSpeech:
             if said >= ticket:
                 continue
             length += self._gap + heard.samples.size
-            if length > self._budget or len(fitting) == MAX_UTTERANCES:
+            if length > self._budget:
                 break
             fitting.append(heard)
         return Context.joined(fitting[::-1]) if fitting else None

@@ -368,7 +368,7 @@ class ParticipantStream:
     def _maybe_partial(self) -> None:
         # Checked on every 20 ms chunk: measure the open utterance without copying it.
         length_s = self._segmenter.open_s
-        if self._on_partial is None or not self._partials.enabled or not self._partials.due(length_s):
+        if self._on_partial is None or not self._partials.due(length_s):
             return
         if not self._engine.has_idle_worker():  # best effort: finals never wait on partials
             if self._partials.shed():

@@ -15,7 +15,8 @@ examples, the voices or the recognizer prompt (a heard version whose example is 
 then `sessionbot models provision` to train the head again.
 
 Recorded 2026-12-07 (base, beam 5, 2 cores): 3,239 pairs in 985 s; the head learns 2,164 of them
-(heard.py says which). The earlier recording was at beam 1, when finals were greedy. What that is worth: `sessionbot bench consent`, examples_cross_validated.
+(heard.py says which). The earlier recording was at beam 1, when finals were greedy. What that is
+worth: `sessionbot bench consent`, examples_cross_validated.
 heard_versions, and docs/consent.md.
 """
 

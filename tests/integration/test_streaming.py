@@ -289,8 +289,9 @@ async def _read_through_one_stream(engine: TranscriptionEngine, settings, clips:
                                    context: bool, hold: int | None = None, context_s: float | None = None,
                                    back_to_back_from: int | None = None) -> tuple[list[str], list[str | None]]:
     """The clips as one speaker, each one's final done before the next (from `back_to_back_from` on,
-    said before any of them is settled); with or without context (within `context_s` when given, else the configured budget);
-    `hold`: the index of the final the sink holds back, as consent does before the announcement.
+    said before any of them is settled); with or without context (within `context_s` when given, else
+    the configured budget); `hold`: the index of the final the sink holds back, as consent does before
+    the announcement.
     Returns the kept finals' texts and, per decoded final, the text of the context it carried."""
     from bot.transcribe.decoder import WhisperDecoder
 

@@ -34,7 +34,8 @@ def test_a_long_new_utterance_leaves_less_room_and_none_when_the_newest_does_not
     recent.kept(recent.open(), seconds(4.0, 2), "two.")
     context = recent.context_for(seconds(5.0), recent.upcoming)
     assert context is not None and context.text == "two."
-    assert recent.context_for(seconds(6.0), recent.upcoming) is None  # 4 s + gap + 6 s is over the budget: nothing older either
+    # 4 s + gap + 6 s is over the budget: nothing older either
+    assert recent.context_for(seconds(6.0), recent.upcoming) is None
 
 
 def test_anything_not_kept_breaks_the_chain_and_long_speech_is_never_context() -> None:
