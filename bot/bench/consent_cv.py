@@ -20,7 +20,7 @@ from bot.consent.check import JUST_AFTER_S
 from bot.consent.guard import ConsentGuard
 from bot.consent.heard import MAX_OBJECTION_WER, heard_files, load_heard
 from bot.consent.mlp import MlpModel, fit_mlp
-from bot.consent.objection import ObjectionDetector, long_enough_to_judge
+from bot.consent.objection import ObjectionDetector
 from bot.consent.semantic import (
     AFTER_ANNOUNCEMENT_WEIGHT, after_announcement_files, embed_examples, example_files, fit_logistic,
     heard_training, LogisticModel, labelled_examples, load_examples, meaning_embedder, training_set,
@@ -169,9 +169,8 @@ class _Screened:
         n = len(texts)
         self.rules_stop, bare, self.asked, self.untargeted = (np.zeros(n, bool) for _ in range(4))
         for i, (lang, text) in enumerate(zip(languages, texts)):
-            decision, ask = detectors[lang].screen(text)
-            self.rules_stop[i], bare[i], self.asked[i] = decision.objection, decision.bare, ask
-            self.untargeted[i] = long_enough_to_judge(text) and not detectors[lang].names_target(text)
+            decision, self.asked[i], self.untargeted[i] = detectors[lang].screen(text)
+            self.rules_stop[i], bare[i] = decision.objection, decision.bare
         self.rules_alone = self.rules_stop.copy()
         self.doubted = (self.rules_stop & ~bare & (probability < settings.consent.ask_instead_below)
                         if settings.consent.ask_when_unsure else np.zeros(n, bool))

@@ -29,7 +29,8 @@ punctuation removed, accents kept), and then:
    that names a target but matched no rule goes to the semantic signal
    (bot/consent/semantic.py): does a head over the embeddings, trained on every
    language's labelled examples, say it is an objection? A rule's objection that head is sure is
-   none is asked about instead (`consent.ask_instead_below`).
+   none is asked about instead (`consent.ask_instead_below`). One of two or three words naming a
+   target ("AI out.") is only asked about, at the stop threshold: too short to stop on meaning.
 
 7. one naming no target at all stops only when that head is near certain
    (`consent.untargeted_threshold`, 0.95) and is never asked about: that is how "I don't want to
@@ -44,7 +45,7 @@ import tomllib
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from bot.config import ConfigError
 from bot.consent.context import NO_CONTEXT, Cues
@@ -53,8 +54,9 @@ from bot.resources import lookup, where_to_copy
 
 Sensitivity = Literal["balanced", "cautious"]
 # Shorter texts ("the AI", "recording") sit nearer the short example objections ("no AI") than
-# anything else; the rules handle short objections.
+# anything else: the rules stop on short objections, and the signal only asks about them.
 SEMANTIC_MIN_WORDS = 4
+SHORT_MIN_WORDS = 2  # a shorter text naming a target is a bare mention ("the AI?"), never asked about
 _PUNCTUATION = re.compile(r"[^\w\s']")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
 
@@ -94,6 +96,12 @@ class Decision:
     rule: str | None = None  # which pattern decided (a rule, never the text)
     unsure: bool = False  # no objection, but in the ask band (consent.ask_threshold), or an ambiguous answer
     bare: bool = False  # a whole utterance of "stop", or a refusal answering a question: too short for a second opinion
+
+
+class Screening(NamedTuple):
+    decision: Decision
+    targeted: bool  # the semantic signal would judge it as naming a target (consent.semantic_threshold)
+    untargeted: bool  # as naming none (consent.untargeted_threshold)
 
 
 _KEYS = ("whole", "patterns", "cautious_patterns", "not_objection", "clause_breaks", "targets", "intents",
@@ -173,14 +181,16 @@ class ObjectionDetector:
         multilingual, so it is asked at most once, after every language's rules. `cues`: what the
         moment lets the utterance mean (context.py)."""
         asked_for: str | None = None  # the language whose rules would ask the semantic signal
+        named = False  # a target left once acceptances and look-alikes are cut out
         for rules in self._rules_for(language):
-            decision, ask_semantic = self._rules_check(text, rules, cues)
+            decision, named_here = self._rules_check(text, rules, cues)
             if decision.objection:
                 return self._second_opinion(decision, text, semantic, cues)
             if decision.unsure:
                 return decision
-            if ask_semantic and asked_for is None:
+            if named_here and asked_for is None and self._judged_targeted(text):
                 asked_for = rules.language
+            named = named or named_here
         if not semantic or self._semantic is None:
             return Decision(False, language or self.session_language)
         if cues.bot_just_spoke:
@@ -195,6 +205,12 @@ class ObjectionDetector:
             if verdict.objection or verdict.unsure:
                 return Decision(verdict.objection, asked_for, f"semantic: p={verdict.probability:.3f}",
                                 unsure=verdict.unsure)
+        elif named and self.sensitivity == "cautious" and len(normalize(text).split()) >= SHORT_MIN_WORDS:
+            # "AI out.", "kill the transcript": chat-short objections no rule lists are asked about.
+            verdict = self._semantic.judge(text, short=True)
+            if verdict.unsure:
+                return Decision(False, language or self.session_language, f"semantic: short p={verdict.probability:.3f}",
+                                unsure=True)
         elif self.sensitivity == "cautious" and long_enough_to_judge(text) and not self.names_target(text, language):
             # People name the assistant in words no rule lists ("whatever is writing this down").
             verdict = self._semantic.judge(text, untargeted=True)
@@ -215,17 +231,24 @@ class ObjectionDetector:
             return decision
         return Decision(False, decision.language, f"doubted: {decision.rule} p={verdict.probability:.3f}", unsure=whole)
 
-    def screen(self, text: str) -> tuple[Decision, bool]:
-        """The rules' decision in the session language, and whether the semantic signal would then
-        be asked (a whole utterance naming a target that no rule matched); for evaluation."""
-        return self._rules_check(text, self._rules[self.session_language], NO_CONTEXT)
+    def screen(self, text: str) -> Screening:
+        """The rules' decision in the session language and which tier of the semantic signal would
+        then judge the text; for evaluation."""
+        decision, named = self._rules_check(text, self._rules[self.session_language], NO_CONTEXT)
+        judged = not decision.objection and self.sensitivity == "cautious" and long_enough_to_judge(text)
+        return Screening(decision, judged and named, judged and not self.names_target(text))
 
     def names_target(self, text: str, language: str | None = None) -> bool:
         """Whether any clause names the assistant or the recording (no context counted)."""
         return any(any(t.search(clause) for t in rules.targets)
                    for rules in self._rules_for(language) for clause in _clauses(text, rules))
 
+    def _judged_targeted(self, text: str) -> bool:
+        return self.sensitivity == "cautious" and long_enough_to_judge(text)
+
     def _rules_check(self, text: str, rules: ObjectionRules, cues: Cues) -> tuple[Decision, bool]:
+        """The rules' decision, and whether a clause names a target once the `not_objection` spans
+        ("I don't mind the AI", "assistente social") are cut out."""
         whole = normalize(text)
         for pattern in rules.whole:
             if pattern.fullmatch(whole):
@@ -259,8 +282,7 @@ class ObjectionDetector:
             intent = next((i for i in intents if i.search(clause)), None)
             if intent is not None:
                 return Decision(True, rules.language, f"cue: {target.pattern} + {intent.pattern}"), False
-        ask_semantic = cautious and names_target and len(whole.split()) >= SEMANTIC_MIN_WORDS
-        return Decision(False, rules.language), ask_semantic
+        return Decision(False, rules.language), names_target
 
 
 _CLAUSE_PUNCTUATION = re.compile(r"[.;:!?¿¡]+\s")

@@ -300,11 +300,14 @@ class SemanticSignal:
     def _models(self) -> tuple[Head, Head] | None:
         return _MODELS.get(self._digest) if self._digest else None
 
-    def judge(self, text: str, after_announcement: bool = False, untargeted: bool = False) -> SemanticVerdict:
+    def judge(self, text: str, after_announcement: bool = False, untargeted: bool = False,
+              short: bool = False) -> SemanticVerdict:
         """`after_announcement`: said while or just after the assistant announced itself, where "not
         today, thanks" and "can you switch that off?" refuse it; judged by the model that learned the
         after-announcement examples too. `untargeted`: the utterance names no assistant or recording
-        word, so it stops only at `untargeted_threshold` and never asks."""
+        word, so it stops only at `untargeted_threshold` and never asks. `short`: it names one in two or
+        three words, too few to stop on meaning alone ("record away" sits near "no recording"), so
+        where a longer one would stop it asks, and never stops."""
         self.warm()
         if untargeted and self.untargeted_threshold >= 1.0:
             return SemanticVerdict(False, 0.0, judged=False)
@@ -315,6 +318,9 @@ class SemanticSignal:
         probability = float(model.probability(self._embedder.embed([text]))[0])
         if untargeted:  # no target word to back the meaning up: only a near-certain objection, never a question
             return SemanticVerdict(probability >= self.untargeted_threshold, round(probability, 4))
+        if short:
+            return SemanticVerdict(False, round(probability, 4),
+                                   self.ask_threshold is not None and probability >= self.threshold)
         objection = probability >= self.threshold
         unsure = not objection and self.ask_threshold is not None and probability >= self.ask_threshold
         return SemanticVerdict(objection, round(probability, 4), unsure)

@@ -47,7 +47,9 @@ def test_the_rules_hold_on_the_examples_they_were_written_from(language: str) ->
     objections are left to the semantic signal
     (tests/unit/test_objection_semantic.py tests it; `sessionbot bench consent` measures the whole
     detector on the blind set). The blocks added on 2026-12-06 (the third blind set, hard
-    negatives) came after the rules and train the semantic signal, which decides them."""
+    negatives) and after them (the fifth development set, 2026-12-07) came after the rules and train
+    the semantic signal, which decides them; each block runs to its list's end, so cutting those of
+    2026-12-06 cuts the later ones too."""
     data = tomllib.loads(_without_blocks_added_on((EVAL_DIR / f"{language}.toml").read_text(encoding="utf-8"), "2026-12-06"))
     check = detector(language)
     missed = [t for t in data["objections"] if not check.check(t, language).objection]
@@ -68,6 +70,15 @@ def _without_blocks_added_on(text: str, date: str) -> str:
         if not skipping:
             kept.append(line)
     return "".join(kept)
+
+
+def test_a_look_alike_cut_out_never_hides_the_assistant_of_the_call() -> None:
+    """"assistente da loja" (a shop's assistant) is someone else; "o assistente da chamada" is the bot.
+    The look-alike rule once cut both out, so "tirar o assistente da chamada" named no target."""
+    check = detector("pt")
+    assert check.check("Pode tirar o assistente da chamada, por favor?", "pt").objection
+    assert check.check("Desliga o assistente da sessão, por favor.", "pt").objection
+    assert not check.check("A assistente da loja me ligou ontem.", "pt").objection
 
 
 def test_an_objection_in_another_language_than_the_session_is_still_heard() -> None:

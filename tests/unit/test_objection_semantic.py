@@ -84,6 +84,20 @@ def test_fragments_are_judged_by_the_rules_only() -> None:
     assert not checked.detector.check("la IA", "es").objection  # too short to mean anything alone
 
 
+def test_a_short_objection_no_rule_lists_is_asked_about_never_stopped() -> None:
+    """Two or three words naming the assistant are too few to stop on meaning ("record away" sits near
+    "no recording"), but "Ditch the bot." must not pass unnoticed: the bot asks. Wording in no example file."""
+    checked = guard("en")
+    assert not guard("en", semantic_signal=False).detector.check("Ditch the bot.", "en").objection
+    decision = checked.detector.check("Ditch the bot.", "en")
+    assert not decision.objection and decision.unsure
+    assert decision.rule is not None and decision.rule.startswith("semantic: short p=")
+    for mention in ("the AI?", "AI", "AI can stay"):  # a bare mention or acceptance: nothing to ask
+        assert checked.detector.check(mention, "en") == checked.detector.check(mention, "en", semantic=False)
+    asking_off = guard("en", ask_when_unsure=False).detector.check("Ditch the bot.", "en")
+    assert not asking_off.objection and not asking_off.unsure
+
+
 def test_cross_validated_on_the_examples_it_adds_recall_and_the_threshold_trades_it_for_false_stops() -> None:
     """Each example scored by a regression fitted without it (5 folds), combined with the rules as in a
     call. Measured 2026-11-24: rules alone 77.1 % recall / 0.5 % false stops; at 0.9 (the default)
