@@ -27,6 +27,7 @@ from bot.config import ConsentSettings, load_settings
 from bot.consent.check import JUST_AFTER_S
 from bot.consent.guard import ConsentGuard, rule_kind
 
+
 def load_dev(path: Path) -> EvalSet:
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     return EvalSet(list(data["objections"]), list(data["non_objections"]),
