@@ -106,13 +106,16 @@ def load_eval(language: str, directory: Path = BLIND_DIR) -> EvalSet:
                    list(data.get("non_objections_after_announcement", [])))
 
 
+def announced_just_now(guard: ConsentGuard) -> float:
+    """Put the guard just after the assistant announced itself; returns when to say the next text."""
+    guard.context.bot_speaking(0.0, 0.0)
+    return JUST_AFTER_S
+
+
 def typed(
     guard: ConsentGuard, objections: list[str], others: list[str], after_announcement: bool = False
 ) -> tuple[Counts, Counts]:
-    at_s = None
-    if after_announcement:
-        guard.context.bot_speaking(0.0, 0.0)
-        at_s = JUST_AFTER_S
+    at_s = announced_just_now(guard) if after_announcement else None
     ours, naive = Counts(len(objections), 0, len(others)), Counts(len(objections), 0, len(others))
     for text in objections:
         event = guard.on_text(SPEAKER, text, at_s)

@@ -181,6 +181,7 @@ class ObjectionDetector:
         multilingual, so it is asked at most once, after every language's rules. `cues`: what the
         moment lets the utterance mean (context.py)."""
         asked_for: str | None = None  # the language whose rules would ask the semantic signal
+        judged = self._judged_by_meaning(text)
         named = False  # a target left once acceptances and look-alikes are cut out
         for rules in self._rules_for(language):
             decision, named_here = self._rules_check(text, rules, cues)
@@ -188,7 +189,7 @@ class ObjectionDetector:
                 return self._second_opinion(decision, text, semantic, cues)
             if decision.unsure:
                 return decision
-            if named_here and asked_for is None and self._judged_targeted(text):
+            if named_here and asked_for is None and judged:
                 asked_for = rules.language
             named = named or named_here
         if not semantic or self._semantic is None:
@@ -211,7 +212,7 @@ class ObjectionDetector:
             if verdict.unsure:
                 return Decision(False, language or self.session_language, f"semantic: short p={verdict.probability:.3f}",
                                 unsure=True)
-        elif self.sensitivity == "cautious" and long_enough_to_judge(text) and not self.names_target(text, language):
+        elif judged and not self.names_target(text, language):
             # People name the assistant in words no rule lists ("whatever is writing this down").
             verdict = self._semantic.judge(text, untargeted=True)
             if verdict.objection:
@@ -235,7 +236,7 @@ class ObjectionDetector:
         """The rules' decision in the session language and which tier of the semantic signal would
         then judge the text; for evaluation."""
         decision, named = self._rules_check(text, self._rules[self.session_language], NO_CONTEXT)
-        judged = not decision.objection and self.sensitivity == "cautious" and long_enough_to_judge(text)
+        judged = not decision.objection and self._judged_by_meaning(text)
         return Screening(decision, judged and named, judged and not self.names_target(text))
 
     def names_target(self, text: str, language: str | None = None) -> bool:
@@ -243,7 +244,9 @@ class ObjectionDetector:
         return any(any(t.search(clause) for t in rules.targets)
                    for rules in self._rules_for(language) for clause in _clauses(text, rules))
 
-    def _judged_targeted(self, text: str) -> bool:
+    def _judged_by_meaning(self, text: str) -> bool:
+        """Whether a whole utterance no rule stopped goes to the semantic signal's targeted or
+        untargeted tier (shorter ones only to the short tier)."""
         return self.sensitivity == "cautious" and long_enough_to_judge(text)
 
     def _rules_check(self, text: str, rules: ObjectionRules, cues: Cues) -> tuple[Decision, bool]:

@@ -16,23 +16,14 @@ consent.untargeted_threshold), each beside the values in use.
 from __future__ import annotations
 
 import argparse
-import tomllib
 from pathlib import Path
 from typing import Any
 
-from bot.bench.consent import Counts, EvalSet, typed
+from bot.bench.consent import Counts, EvalSet, announced_just_now, load_eval, typed
 from bot.bench.consent_cv import SPEAKER
 from bot.bench.stats import rate as _rate
 from bot.config import ConsentSettings, load_settings
-from bot.consent.check import JUST_AFTER_S
 from bot.consent.guard import ConsentGuard, rule_kind
-
-
-def load_dev(path: Path) -> EvalSet:
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    return EvalSet(list(data["objections"]), list(data["non_objections"]),
-                   list(data.get("objections_after_announcement", [])),
-                   list(data.get("non_objections_after_announcement", [])))
 
 
 def rate(part: int, whole: int) -> float:
@@ -51,10 +42,7 @@ def _line(name: str, counts: Counts) -> str:
 def _explain(guard: ConsentGuard, items: list[str], is_objection: bool, after: bool) -> None:
     for text in items:
         guard.reset_context()
-        at_s = None
-        if after:
-            guard.context.bot_speaking(0.0, 0.0)
-            at_s = JUST_AFTER_S
+        at_s = announced_just_now(guard) if after else None
         event = guard.on_text(SPEAKER, text, at_s)
         action = event.action if event is not None else "none"
         wrong = (is_objection and action != "objection") or (not is_objection and action == "objection")
@@ -99,7 +87,7 @@ def main() -> None:
             variants[f"untargeted_threshold={threshold}"] = {"untargeted_threshold": threshold}
     for path in sorted(args.directory.glob("*.toml")):
         language = path.stem
-        dev = load_dev(path)
+        dev = load_eval(language, path.parent)
         print(f"{language}: {len(dev.objections)} objections, {len(dev.others)} others, "
               f"{len(dev.objections_after_announcement)}+{len(dev.others_after_announcement)} after the announcement")
         for name, update in variants.items():
