@@ -131,8 +131,8 @@ class ConsentSettings(_Section):
     ask_instead_below: float = Field(
         0.05, ge=0.0, lt=0.5,
         description="cautious, with consent.ask_when_unsure: when a rule (not a bare \"stop\") finds an objection "
-        "that the semantic signal gives a probability below this (\"Is it recording right now?\", \"No need to "
-        "stop the transcription\"), the assistant asks instead of stopping; 0 turns this off. 0.05: cross-validated, "
+        "that the semantic signal gives a probability below this (\"Is it recording right now?\", \"Is the AI "
+        "transcribing everything right now?\"), the assistant asks instead of stopping; 0 turns this off. 0.05: cross-validated, "
         "it halved the false stops on hard negatives for half a point of recall, every such objection still asked "
         "about (docs/consent.md).",
     )

@@ -126,7 +126,7 @@ def cross_validated(settings: Settings, folds: int = CV_FOLDS, seed: int = 0) ->
     for ask_threshold in sorted({*CV_ASK_THRESHOLDS, settings.consent.ask_threshold}):
         if ask_threshold >= settings.consent.semantic_threshold:
             continue
-        ask = ~stop_in_use & ((asked & (probability >= ask_threshold)) | doubted)
+        ask = ~stop_in_use & ((screened.judged & (probability >= ask_threshold)) | doubted)
         handled = stop_in_use | ask
         ask_rows[str(ask_threshold)] = {
             "handled_rate": round(float(handled[label == 1].mean()), 4),
@@ -167,12 +167,16 @@ class _Screened:
     def __init__(self, settings: Settings, detectors: dict[str, ObjectionDetector], texts: list[str],
                  languages: list[str], probability: np.ndarray) -> None:
         n = len(texts)
-        self.rules_stop, bare, self.asked, self.untargeted = (np.zeros(n, bool) for _ in range(4))
+        self.rules_stop, bare, self.judged, self.untargeted, denied, rule_denied = (np.zeros(n, bool) for _ in range(6))
         for i, (lang, text) in enumerate(zip(languages, texts)):
-            decision, self.asked[i], self.untargeted[i] = detectors[lang].screen(text)
-            self.rules_stop[i], bare[i] = decision.objection, decision.bare
+            decision, self.judged[i], self.untargeted[i], denied[i] = detectors[lang].screen(text)
+            self.rules_stop[i], bare[i], rule_denied[i] = decision.objection, decision.bare, decision.denied
+        # A rule's objection in a clause that denies objecting is asked about (objection.py), as is the
+        # semantic signal's where every clause naming a target denies it: `asked` may stop, `judged` may ask.
+        self.rules_stop &= ~rule_denied
         self.rules_alone = self.rules_stop.copy()
-        self.doubted = (self.rules_stop & ~bare & (probability < settings.consent.ask_instead_below)
+        self.asked = self.judged & ~denied
+        self.doubted = ((self.rules_stop & ~bare & (probability < settings.consent.ask_instead_below)) | rule_denied
                         if settings.consent.ask_when_unsure else np.zeros(n, bool))
         self.rules_stop &= ~self.doubted
         self.untargeted_stop = self.untargeted & (probability >= settings.consent.untargeted_threshold)

@@ -181,7 +181,7 @@ def rule_kind(rule: str | None) -> str | None:
     if rule is None:
         return None
     for prefix, kind in (("semantic:", "semantic"), ("answer:", "answer"), ("ambiguous answer:", "ambiguous_answer"),
-                         ("cue:", "cue"), ("context:", "context"), ("doubted:", "doubted")):
+                         ("cue:", "cue"), ("context:", "context"), ("doubted:", "doubted"), ("denied:", "denied")):
         if rule.startswith(prefix):
             return kind
     return rule if rule in ("stop_command",) else "pattern"

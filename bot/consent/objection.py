@@ -17,6 +17,10 @@ punctuation removed, accents kept), and then:
    without, withdraw…) in the same clause, with no `acceptances` cue (fine,
    no problem, leave it on…) in it, is an objection. With sensitivity
    "cautious" the `cautious_intents` count as intents too.
+   A clause with a `denials` cue ("I wasn't talking about the AI", "no need to
+   stop the recording", "who said I don't want the robot?") counts no cue either,
+   and a pattern or the semantic signal (6) that finds an objection in it asks
+   instead of stopping: the meaning model reads negation poorly.
 
 5. context (bot/consent/context.py): when the clinician has just asked about the assistant, a
    whole utterance matching `refusals` ("no", "not really") answers it: an objection. While the
@@ -57,6 +61,7 @@ Sensitivity = Literal["balanced", "cautious"]
 # anything else: the rules stop on short objections, and the signal only asks about them.
 SEMANTIC_MIN_WORDS = 4
 SHORT_MIN_WORDS = 2  # a shorter text naming a target is a bare mention ("the AI?"), never asked about
+PASSAGES_FROM_WORDS = 20  # an utterance this long is also judged passage by passage (ObjectionDetector._passages)
 _PUNCTUATION = re.compile(r"[^\w\s']")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
 
@@ -85,6 +90,7 @@ class ObjectionRules:
     intents: tuple[re.Pattern[str], ...] = ()
     cautious_intents: tuple[re.Pattern[str], ...] = ()
     acceptances: tuple[re.Pattern[str], ...] = ()
+    denials: tuple[re.Pattern[str], ...] = ()
     deictic_patterns: tuple[re.Pattern[str], ...] = ()
     refusals: tuple[re.Pattern[str], ...] = ()
 
@@ -96,17 +102,19 @@ class Decision:
     rule: str | None = None  # which pattern decided (a rule, never the text)
     unsure: bool = False  # no objection, but in the ask band (consent.ask_threshold), or an ambiguous answer
     bare: bool = False  # a whole utterance of "stop", or a refusal answering a question: too short for a second opinion
+    denied: bool = False  # the rule matched in a clause that denies objecting ("no need to stop the recording")
 
 
 class Screening(NamedTuple):
     decision: Decision
     targeted: bool  # the semantic signal would judge it as naming a target (consent.semantic_threshold)
     untargeted: bool  # as naming none (consent.untargeted_threshold)
+    denied: bool  # every clause naming a target denies objecting: the targeted tier asks, never stops
 
 
 _KEYS = ("whole", "patterns", "cautious_patterns", "not_objection", "clause_breaks", "targets", "intents",
-         "cautious_intents", "acceptances", "deictic_patterns", "refusals")
-_CUE_KEYS = ("targets", "intents", "cautious_intents", "acceptances", "clause_breaks")
+         "cautious_intents", "acceptances", "denials", "deictic_patterns", "refusals")
+_CUE_KEYS = ("targets", "intents", "cautious_intents", "acceptances", "denials", "clause_breaks")
 
 
 def _compile(path: Path, key: str, sources: object) -> tuple[re.Pattern[str], ...]:
@@ -147,6 +155,7 @@ def load_rules(directory: Path, language: str) -> ObjectionRules:
         intents=compiled["intents"],
         cautious_intents=compiled["cautious_intents"],
         acceptances=compiled["acceptances"],
+        denials=compiled["denials"],
         deictic_patterns=compiled["deictic_patterns"],
         refusals=compiled["refusals"],
     )
@@ -183,8 +192,9 @@ class ObjectionDetector:
         asked_for: str | None = None  # the language whose rules would ask the semantic signal
         judged = self._judged_by_meaning(text)
         named = False  # a target left once acceptances and look-alikes are cut out
+        denied: bool | None = None  # every clause naming a target denies objecting ("no objection, let it transcribe")
         for rules in self._rules_for(language):
-            decision, named_here = self._rules_check(text, rules, cues)
+            decision, named_here, denied_here = self._rules_check(text, rules, cues)
             if decision.objection:
                 return self._second_opinion(decision, text, semantic, cues)
             if decision.unsure:
@@ -192,17 +202,24 @@ class ObjectionDetector:
             if named_here and asked_for is None and judged:
                 asked_for = rules.language
             named = named or named_here
+            if named_here:
+                denied = denied_here if denied is None else denied and denied_here
         if not semantic or self._semantic is None:
             return Decision(False, language or self.session_language)
         if cues.bot_just_spoke:
             # Right after the announcement a refusal needs no target ("Not today, thanks.", "Eso no,
             # por favor."): every whole utterance is judged by the model that learned such moments.
             verdict = self._semantic.judge(text, after_announcement=True)
+            if verdict.objection and denied:  # the meaning model reads negation poorly: ask
+                return Decision(False, asked_for or language or self.session_language,
+                                f"denied: context: semantic p={verdict.probability:.3f}", unsure=True)
             if verdict.objection or verdict.unsure:
                 return Decision(verdict.objection, asked_for or language or self.session_language,
                                 f"context: semantic p={verdict.probability:.3f}", unsure=verdict.unsure)
         elif asked_for is not None:
-            verdict = self._semantic.judge(text)
+            verdict = self._semantic.judge(text, parts=self._passages(text, language))
+            if verdict.objection and denied:
+                return Decision(False, asked_for, f"denied: semantic p={verdict.probability:.3f}", unsure=True)
             if verdict.objection or verdict.unsure:
                 return Decision(verdict.objection, asked_for, f"semantic: p={verdict.probability:.3f}",
                                 unsure=verdict.unsure)
@@ -222,12 +239,15 @@ class ObjectionDetector:
 
     def _second_opinion(self, decision: Decision, text: str, whole: bool, cues: Cues) -> Decision:
         """A rule's objection that the meaning model is confident is none ("Is it recording right now?",
-        "No need to stop the transcription, I'm fine") is asked about instead (a whole utterance), or
+        "Is the AI transcribing everything right now?") is asked about instead (a whole utterance), or
         left for the utterance's final text to decide (a fragment): rule and meaning disagree, which is
         what asking is for. Only with the semantic signal and asking on (consent.ask_instead_below)."""
+        if decision.denied:
+            return Decision(False, decision.language, f"denied: {decision.rule}", unsure=whole)
         if decision.bare or self._semantic is None or self._semantic.doubt_below <= 0:
             return decision
-        verdict = self._semantic.judge(text, after_announcement=cues.bot_just_spoke)
+        verdict = self._semantic.judge(text, after_announcement=cues.bot_just_spoke,
+                                       parts=self._passages(text, decision.language))
         if not verdict.judged or verdict.probability >= self._semantic.doubt_below:
             return decision
         return Decision(False, decision.language, f"doubted: {decision.rule} p={verdict.probability:.3f}", unsure=whole)
@@ -235,60 +255,77 @@ class ObjectionDetector:
     def screen(self, text: str) -> Screening:
         """The rules' decision in the session language and which tier of the semantic signal would
         then judge the text; for evaluation."""
-        decision, named = self._rules_check(text, self._rules[self.session_language], NO_CONTEXT)
+        decision, named, denied = self._rules_check(text, self._rules[self.session_language], NO_CONTEXT)
         judged = not decision.objection and self._judged_by_meaning(text)
-        return Screening(decision, judged and named, judged and not self.names_target(text))
+        return Screening(decision, judged and named, judged and not self.names_target(text), denied)
 
     def names_target(self, text: str, language: str | None = None) -> bool:
         """Whether any clause names the assistant or the recording (no context counted)."""
         return any(any(t.search(clause) for t in rules.targets)
                    for rules in self._rules_for(language) for clause in _clauses(text, rules))
 
+    def _passages(self, text: str, language: str | None) -> list[str]:
+        """The passages of a long utterance that name a target, each judged on its own as well: an
+        objection said in passing ("…the meds are OK, oh and can you switch off that note-taking
+        assistant, and I've been walking the dog…") reads as none when judged with everything around it.
+        A shorter utterance is judged whole only: split at its commas, "Relax, don't stop the recording,
+        go on." leaves "don't stop the recording", which reads as an order to stop."""
+        if len(normalize(text).split()) < PASSAGES_FROM_WORDS:
+            return []
+        pieces = [piece.strip(" ,;") for piece in _PASSAGE_BREAK.split(text)]
+        return [piece for piece in pieces if long_enough_to_judge(piece) and self.names_target(piece, language)]
+
     def _judged_by_meaning(self, text: str) -> bool:
         """Whether a whole utterance no rule stopped goes to the semantic signal's targeted or
         untargeted tier (shorter ones only to the short tier)."""
         return self.sensitivity == "cautious" and long_enough_to_judge(text)
 
-    def _rules_check(self, text: str, rules: ObjectionRules, cues: Cues) -> tuple[Decision, bool]:
+    def _rules_check(self, text: str, rules: ObjectionRules, cues: Cues) -> tuple[Decision, bool, bool]:
         """The rules' decision, and whether a clause names a target once the `not_objection` spans
         ("I don't mind the AI", "assistente social") are cut out."""
         whole = normalize(text)
         for pattern in rules.whole:
             if pattern.fullmatch(whole):
-                return Decision(True, rules.language, pattern.pattern, bare=True), False
+                return Decision(True, rules.language, pattern.pattern, bare=True), False, False
         if cues.answering or cues.answering_unnamed:
             for pattern in rules.refusals:
                 if pattern.fullmatch(whole):
                     if cues.answering:
-                        return Decision(True, rules.language, f"answer: {pattern.pattern}", bare=True), False
+                        return Decision(True, rules.language, f"answer: {pattern.pattern}", bare=True), False, False
                     # "Is that OK with you?" → "No." refuses; "Do you mind?" → "No." accepts: ask.
-                    return Decision(False, rules.language, f"ambiguous answer: {pattern.pattern}", unsure=True), False
+                    return Decision(False, rules.language, f"ambiguous answer: {pattern.pattern}", unsure=True), False, False
         cautious = self.sensitivity == "cautious"
         patterns = rules.patterns + (rules.cautious_patterns if cautious else ())
         intents = rules.intents + (rules.cautious_intents if cautious else ())
-        names_target = False
+        names_target, denied = False, True
         for clause in _clauses(text, rules):
+            # Before the cut-outs, which may hold the very acceptance ("pode ficar" in "tudo bem, pode ficar").
+            accepts = any(a.search(clause) for a in rules.acceptances)
+            denies = any(d.search(clause) for d in rules.denials)
             for pattern in rules.not_objection:
                 clause = pattern.sub(" | ", clause)
             for pattern in patterns:
                 if pattern.search(clause):
-                    return Decision(True, rules.language, pattern.pattern), False
+                    return Decision(True, rules.language, pattern.pattern, denied=denies), False, False
             # With the semantic signal the announcement model judges such moments (check()); the
             # hand-written deictic rules stopped on "quita eso de la mesa" and caught fewer.
             for pattern in rules.deictic_patterns if cues.bot_just_spoke and self._semantic is None else ():
                 if pattern.search(clause):
-                    return Decision(True, rules.language, f"context: {pattern.pattern}"), False
+                    return Decision(True, rules.language, f"context: {pattern.pattern}"), False, False
             target = next((t for t in rules.targets if t.search(clause)), None)
             names_target = names_target or target is not None
-            if target is None or any(a.search(clause) for a in rules.acceptances):
+            if target is not None and not denies:
+                denied = False
+            if target is None or denies or accepts:
                 continue
             intent = next((i for i in intents if i.search(clause)), None)
             if intent is not None:
-                return Decision(True, rules.language, f"cue: {target.pattern} + {intent.pattern}"), False
-        return Decision(False, rules.language), names_target
+                return Decision(True, rules.language, f"cue: {target.pattern} + {intent.pattern}"), False, False
+        return Decision(False, rules.language), names_target, names_target and denied
 
 
 _CLAUSE_PUNCTUATION = re.compile(r"[.;:!?¿¡]+\s")
+_PASSAGE_BREAK = re.compile(r"(?<=[.;:!?,])\s+|\s+[-–—]+\s+")
 
 
 def _clauses(text: str, rules: ObjectionRules) -> list[str]:

@@ -30,7 +30,7 @@ import importlib.util
 import threading
 import time
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -301,13 +301,14 @@ class SemanticSignal:
         return _MODELS.get(self._digest) if self._digest else None
 
     def judge(self, text: str, after_announcement: bool = False, untargeted: bool = False,
-              short: bool = False) -> SemanticVerdict:
+              short: bool = False, parts: Sequence[str] = ()) -> SemanticVerdict:
         """`after_announcement`: said while or just after the assistant announced itself, where "not
         today, thanks" and "can you switch that off?" refuse it; judged by the model that learned the
         after-announcement examples too. `untargeted`: the utterance names no assistant or recording
         word, so it stops only at `untargeted_threshold` and never asks. `short`: it names one in two or
         three words, too few to stop on meaning alone ("record away" sits near "no recording"), so
-        where a longer one would stop it asks, and never stops."""
+        where a longer one would stop it asks, and never stops. `parts`: passages of the text judged
+        on their own as well (one embedding batch), the most objecting one deciding."""
         self.warm()
         if untargeted and self.untargeted_threshold >= 1.0:
             return SemanticVerdict(False, 0.0, judged=False)
@@ -315,7 +316,7 @@ class SemanticSignal:
         if self._embedder is None or models is None:
             return SemanticVerdict(False, 0.0, judged=False)
         model = models[1] if after_announcement else models[0]
-        probability = float(model.probability(self._embedder.embed([text]))[0])
+        probability = float(model.probability(self._embedder.embed([text, *parts])).max())
         if untargeted:  # no target word to back the meaning up: only a near-certain objection, never a question
             return SemanticVerdict(probability >= self.untargeted_threshold, round(probability, 4))
         if short:

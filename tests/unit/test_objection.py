@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -79,6 +80,44 @@ def test_a_look_alike_cut_out_never_hides_the_assistant_of_the_call() -> None:
     assert check.check("Pode tirar o assistente da chamada, por favor?", "pt").objection
     assert check.check("Desliga o assistente da sessão, por favor.", "pt").objection
     assert not check.check("A assistente da loja me ligou ontem.", "pt").objection
+
+
+def _without_denials(tmp_path: Path) -> Path:
+    for path in DEFAULT_ANNOUNCEMENTS_DIR.glob("*.toml"):
+        text = re.sub(r"^denials = \[\n.*?^\]\n", "", path.read_text(encoding="utf-8"), flags=re.S | re.M)
+        (tmp_path / path.name).write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+@pytest.mark.parametrize("language, text", [
+    ("en", "I wasn't talking about the AI when I said turn it off, I meant the telly."),
+    ("en", "Who said I didn't want the AI? Keep it."),
+    ("pt", "Não falava do robô quando disse para desligar, era da TV."),
+    ("pt", "Quando eu disse desliga a gravação era brincadeira."),
+    ("fr", "Quand j'ai dit coupez l'enregistrement, c'était pour rire."),
+    ("it", "Non deve spegnere la registrazione, stavo scherzando."),
+    ("de", "Wer hat gesagt, dass ich die KI nicht will? Die kann bleiben."),
+])
+def test_a_clause_that_denies_objecting_never_stops_the_session(tmp_path: Path, language: str, text: str) -> None:
+    """The rules without their `denials` stop on each of these; with them, a cue there counts for
+    nothing and a pattern there asks instead (never for a fragment: its final decides)."""
+    assert ObjectionDetector(_without_denials(tmp_path), language).check(text, language).objection
+    decision = detector(language).check(text, language)
+    assert not decision.objection
+    assert decision.unsure == (decision.rule is not None and decision.rule.startswith("denied: "))
+    fragment = detector(language).check(text, language, semantic=False)
+    assert not fragment.objection and not fragment.unsure
+
+
+@pytest.mark.parametrize("language, text", [
+    ("en", "I'm not kidding, stop the recording."),
+    ("es", "No es broma, apaga la grabación."),
+    ("pt", "Não era brincadeira, desliga a gravação."),
+    ("it", "Non sto scherzando, spenga la registrazione."),
+    ("de", "Das ist kein Scherz, stoppen Sie die Aufnahme."),
+])
+def test_a_denied_denial_is_an_objection(language: str, text: str) -> None:
+    assert detector(language).check(text, language).objection
 
 
 def test_an_objection_in_another_language_than_the_session_is_still_heard() -> None:

@@ -91,14 +91,14 @@ def guard() -> ConsentGuard:
 @needs_e5
 @pytest.mark.slow
 def test_a_rule_the_head_is_sure_is_wrong_is_asked_about_and_a_bare_stop_never(guard: ConsentGuard) -> None:
-    doubted = guard.on_text(SAM, "No need to stop the transcription, I'm fine.")
+    doubted = guard.on_text(SAM, "Is it recording right now?")
     assert doubted is not None and doubted.action == "ask" and doubted.rule.startswith("doubted:")
     assert guard.on_text(SAM, "Stop.").action == "objection"
     assert guard.on_text(SAM, "I don't want this recorded.").action == "objection"
     # A fragment the head doubts is left to the final text: neither a stop nor a question.
-    assert guard.on_speech(SAM, "No need to stop the transcription, I'm fine", "en", complete=False) is None
+    assert guard.on_speech(SAM, "Is it recording right now", "en", complete=False) is None
     no_doubts = ConsentGuard(ConsentSettings(ask_instead_below=0.0), DEFAULT_ANNOUNCEMENTS_DIR, "en")
-    assert no_doubts.on_text(SAM, "No need to stop the transcription, I'm fine.").action == "objection"
+    assert no_doubts.on_text(SAM, "Is it recording right now?").action == "objection"
 
 
 @needs_e5

@@ -98,6 +98,24 @@ def test_a_short_objection_no_rule_lists_is_asked_about_never_stopped() -> None:
     assert not asking_off.objection and not asking_off.unsure
 
 
+def test_an_objection_said_in_passing_in_a_long_turn_is_judged_on_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Judged whole, a long turn about the week reads as no objection (p < consent.ask_instead_below), so
+    the rule that found "switch that recording bot off" in it was doubted and only asked about. Judged
+    passage by passage too, it stops. Wording in no example file."""
+    from bot.consent import objection
+
+    text = ("So on Monday the boiler broke again and the landlord took three days to send someone, which meant "
+            "cold showers all week, and my daughter had her school play on Wednesday, she was a tree, she was "
+            "brilliant, oh, switch that recording bot off please, and then Thursday my mum rang about Christmas "
+            "plans and I just could not face it, I let it go to voicemail.")
+    checked = guard("en")
+    assert checked.detector.check(text, "en").objection
+    monkeypatch.setattr(objection, "PASSAGES_FROM_WORDS", 10**6)
+    whole_only = checked.detector.check(text, "en")
+    assert not whole_only.objection and whole_only.unsure
+    assert whole_only.rule is not None and whole_only.rule.startswith("doubted: ")
+
+
 def test_cross_validated_on_the_examples_it_adds_recall_and_the_threshold_trades_it_for_false_stops() -> None:
     """Each example scored by a regression fitted without it (5 folds), combined with the rules as in a
     call. Measured 2026-11-24: rules alone 77.1 % recall / 0.5 % false stops; at 0.9 (the default)

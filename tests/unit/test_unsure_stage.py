@@ -29,7 +29,7 @@ pytestmark = [
 ]
 
 # Doubtful wording (written for this test): names the assistant, matches no rule, and is no clear objection.
-DOUBTFUL = "I wonder whether the assistant really needs to hear this part."
+DOUBTFUL = "I suppose the assistant can stay, though I am a little uneasy about it."
 SAM = Participant("p1", "Sam", "client")
 LEE = Participant("p2", "Lee", "client")
 
