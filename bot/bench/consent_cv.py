@@ -162,7 +162,9 @@ def cross_validated(settings: Settings, folds: int = CV_FOLDS, seed: int = 0) ->
 class _Screened:
     """The in-call decision on a list of texts, given each one's probability from the head: the rules,
     a rule's objection the head doubts asked about instead (consent.ask_instead_below), the head where
-    a target is named, and near-certainty where none is (consent.untargeted_threshold)."""
+    a target is named, and near-certainty where none is (consent.untargeted_threshold). Each text is
+    scored whole: the passages of a long utterance (objection.py) are not modelled, and few examples
+    reach 20 words."""
 
     def __init__(self, settings: Settings, detectors: dict[str, ObjectionDetector], texts: list[str],
                  languages: list[str], probability: np.ndarray) -> None:
