@@ -281,8 +281,9 @@ class ObjectionDetector:
         return self.sensitivity == "cautious" and long_enough_to_judge(text)
 
     def _rules_check(self, text: str, rules: ObjectionRules, cues: Cues) -> tuple[Decision, bool, bool]:
-        """The rules' decision, and whether a clause names a target once the `not_objection` spans
-        ("I don't mind the AI", "assistente social") are cut out."""
+        """The rules' decision; whether a clause names a target once the `not_objection` spans ("I don't
+        mind the AI", "assistente social") are cut out; and whether every clause naming one denies
+        objecting (`denials`: "I wasn't talking about the AI")."""
         whole = normalize(text)
         for pattern in rules.whole:
             if pattern.fullmatch(whole):
