@@ -14,10 +14,10 @@ Deterministic for a given model, settings and espeak-ng version; rerun it after 
 examples, the voices or the recognizer prompt (a heard version whose example is gone is ignored),
 then `sessionbot models provision` to train the head again.
 
-Recorded again 2026-12-07 19:03 (base, beam 5, 2 cores), after the fifth development set joined the
-examples: 3,475 pairs in 1,205 s; the head learns 2,283 of them (heard.py says which). The sixth
-development set, folded in after that, has none yet. The first recording that day gave 3,239 pairs;
-the one before was at beam 1, when finals were greedy. What that is worth: `sessionbot bench
+Recorded again 2026-12-07 22:23 (base, beam 5, 2 cores, beside other jobs), after the sixth
+development set joined the examples: 3,637 pairs in 1,310 s. The recording before it (19:03, before
+the sixth set) gave 3,475 pairs in 1,205 s; the first that day 3,239; the one before was at beam 1,
+when finals were greedy. What that is worth: `sessionbot bench
 consent`, examples_cross_validated.heard_versions, and docs/consent.md.
 """
 
