@@ -39,7 +39,7 @@ class Announcements(_Strict):
     words_per_minute: int = Field(160, ge=80, le=400)
     spoken: Messages
     text: Messages
-    objection: dict[str, list[str]]  # compiled and checked by bot.consent.objection
+    objection: dict[str, list[str] | dict[str, str]]  # compiled and checked by bot.consent.objection (shorthand: a table)
     # Context for the recognizer, so that the words people use to address the
     # assistant ("AI", "bot", "stop recording") are heard as such (docs/transcription.md).
     asr_prompt: str = Field("", max_length=300)

@@ -20,7 +20,9 @@ punctuation removed, accents kept), and then:
    A clause with a `denials` cue ("I wasn't talking about the AI", "no need to
    stop the recording", "who said I don't want the robot?") counts no cue either,
    and a pattern or the semantic signal (6) that finds an objection in it asks
-   instead of stopping: the meaning model reads negation poorly.
+   instead of stopping: the meaning model reads negation poorly. An intent or
+   pattern that is negated ("I don't object", "je refuse pas") counts for nothing,
+   and chat shorthand ("q", "nn") is read in full first (wording.py).
 
 5. context (bot/consent/context.py): when the clinician has just asked about the assistant, a
    whole utterance matching `refusals` ("no", "not really") answers it: an objection. While the
@@ -54,6 +56,7 @@ from typing import Literal, NamedTuple
 from bot.config import ConfigError
 from bot.consent.context import NO_CONTEXT, Cues
 from bot.consent.semantic import SemanticSignal
+from bot.consent.wording import PLAIN, Wording
 from bot.resources import lookup, where_to_copy
 
 Sensitivity = Literal["balanced", "cautious"]
@@ -93,6 +96,7 @@ class ObjectionRules:
     denials: tuple[re.Pattern[str], ...] = ()
     deictic_patterns: tuple[re.Pattern[str], ...] = ()
     refusals: tuple[re.Pattern[str], ...] = ()
+    wording: Wording = PLAIN  # chat shorthand and negation (wording.py)
 
 
 @dataclass(frozen=True)
@@ -113,7 +117,7 @@ class Screening(NamedTuple):
 
 
 _KEYS = ("whole", "patterns", "cautious_patterns", "not_objection", "clause_breaks", "targets", "intents",
-         "cautious_intents", "acceptances", "denials", "deictic_patterns", "refusals")
+         "cautious_intents", "acceptances", "denials", "deictic_patterns", "refusals", "negations", "negations_after")
 _CUE_KEYS = ("targets", "intents", "cautious_intents", "acceptances", "denials", "clause_breaks")
 
 
@@ -139,7 +143,7 @@ def load_rules(directory: Path, language: str) -> ObjectionRules:
         raise ConfigError(f"no announcements file for {language!r} ({path}).") from None
     if not isinstance(section, dict) or not section.get("patterns"):
         raise ConfigError(f"{path}: no [objection] patterns. Fix: add them (see {where_to_copy('announcements/en.toml')}).")
-    unknown = set(section) - set(_KEYS)
+    unknown = set(section) - {*_KEYS, "shorthand"}
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) objection.{', objection.'.join(sorted(unknown))}. Fix: remove them.")
     compiled = {key: _compile(path, key, section.get(key, [])) for key in _KEYS}
@@ -158,7 +162,17 @@ def load_rules(directory: Path, language: str) -> ObjectionRules:
         denials=compiled["denials"],
         deictic_patterns=compiled["deictic_patterns"],
         refusals=compiled["refusals"],
+        wording=Wording.build(_shorthand(path, section.get("shorthand", {})), section.get("negations", []),
+                              section.get("negations_after", [])),
     )
+
+
+def _shorthand(path: Path, table: object) -> dict[str, str]:
+    if not isinstance(table, dict) or not all(isinstance(k, str) and isinstance(v, str) and k == normalize(k)
+                                              and " " not in k for k, v in table.items()):
+        raise ConfigError(f"{path}: objection.shorthand must map single lower-case words to what they stand for "
+                          f'(q = "que"). Fix: compare with {where_to_copy("announcements/pt.toml")}.')
+    return {k: normalize(v) for k, v in table.items()}
 
 
 class ObjectionDetector:
@@ -284,7 +298,7 @@ class ObjectionDetector:
         """The rules' decision; whether a clause names a target once the `not_objection` spans ("I don't
         mind the AI", "assistente social") are cut out; and whether every clause naming one denies
         objecting (`denials`: "I wasn't talking about the AI")."""
-        whole = normalize(text)
+        whole = rules.wording.expand(normalize(text))
         for pattern in rules.whole:
             if pattern.fullmatch(whole):
                 return Decision(True, rules.language, pattern.pattern, bare=True), False, False
@@ -305,9 +319,9 @@ class ObjectionDetector:
             denies = any(d.search(clause) for d in rules.denials)
             for pattern in rules.not_objection:
                 clause = pattern.sub(" | ", clause)
-            for pattern in patterns:
-                if pattern.search(clause):
-                    return Decision(True, rules.language, pattern.pattern, denied=denies), False, False
+            pattern = rules.wording.first_meant(patterns, clause)
+            if pattern is not None:
+                return Decision(True, rules.language, pattern.pattern, denied=denies), False, False
             # With the semantic signal the announcement model judges such moments (check()); the
             # hand-written deictic rules stopped on "quita eso de la mesa" and caught fewer.
             for pattern in rules.deictic_patterns if cues.bot_just_spoke and self._semantic is None else ():
@@ -315,13 +329,14 @@ class ObjectionDetector:
                     return Decision(True, rules.language, f"context: {pattern.pattern}"), False, False
             target = next((t for t in rules.targets if t.search(clause)), None)
             names_target = names_target or target is not None
+            if target is not None and not denies and not accepts:
+                intent = rules.wording.first_meant(intents, clause)
+                if intent is not None:
+                    return Decision(True, rules.language, f"cue: {target.pattern} + {intent.pattern}"), False, False
+                # "I don't object to the AI", "no me opongo a la transcripción": a denial in other words.
+                denies = rules.wording.negated(patterns + intents, clause)
             if target is not None and not denies:
                 denied = False
-            if target is None or denies or accepts:
-                continue
-            intent = next((i for i in intents if i.search(clause)), None)
-            if intent is not None:
-                return Decision(True, rules.language, f"cue: {target.pattern} + {intent.pattern}"), False, False
         return Decision(False, rules.language), names_target, names_target and denied
 
 
@@ -333,6 +348,6 @@ def _clauses(text: str, rules: ObjectionRules) -> list[str]:
     pieces = _CLAUSE_PUNCTUATION.split(unicodedata.normalize("NFC", text).lower() + " ")
     clauses: list[str] = []
     for piece in pieces:
-        normalized = normalize(piece)
+        normalized = rules.wording.expand(normalize(piece))
         clauses += rules.clause_breaks.split(normalized) if rules.clause_breaks else [normalized]
     return [c.strip() for c in clauses if c.strip()]

@@ -82,9 +82,13 @@ def test_a_look_alike_cut_out_never_hides_the_assistant_of_the_call() -> None:
     assert not check.check("A assistente da loja me ligou ontem.", "pt").objection
 
 
-def _without_denials(tmp_path: Path) -> Path:
+def _without(tmp_path: Path, *keys: str) -> Path:
+    """The shipped rules with these [objection] keys removed (each a list or an inline table)."""
     for path in DEFAULT_ANNOUNCEMENTS_DIR.glob("*.toml"):
-        text = re.sub(r"^denials = \[\n.*?^\]\n", "", path.read_text(encoding="utf-8"), flags=re.S | re.M)
+        text = path.read_text(encoding="utf-8")
+        for key in keys:
+            text = re.sub(rf"^{key} = (\[\n.*?^\]|[\[{{].*?[\]}}])\n", "", text, flags=re.S | re.M)
+            assert f"\n{key} = " not in text, key
         (tmp_path / path.name).write_text(text, encoding="utf-8")
     return tmp_path
 
@@ -101,7 +105,7 @@ def _without_denials(tmp_path: Path) -> Path:
 def test_a_clause_that_denies_objecting_never_stops_the_session(tmp_path: Path, language: str, text: str) -> None:
     """The rules without their `denials` stop on each of these; with them, a cue there counts for
     nothing and a pattern there asks instead (never for a fragment: its final decides)."""
-    assert ObjectionDetector(_without_denials(tmp_path), language).check(text, language).objection
+    assert ObjectionDetector(_without(tmp_path, "denials"), language).check(text, language).objection
     decision = detector(language).check(text, language)
     assert not decision.objection
     assert decision.unsure == (decision.rule is not None and decision.rule.startswith("denied: "))
@@ -118,6 +122,58 @@ def test_a_clause_that_denies_objecting_never_stops_the_session(tmp_path: Path, 
 ])
 def test_a_denied_denial_is_an_objection(language: str, text: str) -> None:
     assert detector(language).check(text, language).objection
+
+
+@pytest.mark.parametrize("language, text", [
+    ("en", "I don't object to the AI."),
+    ("en", "I'm not uncomfortable with it recording."),
+    ("es", "Que quede claro que yo no me opongo a la transcripción."),
+    ("pt", "Eu não me oponho à gravação."),
+    ("it", "nn rifiuto l'IA eh, puo scrivere"),
+    ("it", "Io non mi oppongo alla registrazione."),
+    ("fr", "Je refuse pas l'IA, elle peut noter."),
+    ("fr", "Je m'oppose pas à l'IA."),
+    ("de", "Die Transkription bitte nicht beenden."),
+    ("de", "Ich werde die KI nie rauswerfen."),
+])
+def test_an_objection_word_said_negated_is_not_an_objection(tmp_path: Path, language: str, text: str) -> None:
+    """The rules without `negations` stopped on each of these; with them the negated intent counts for
+    nothing, and the clause denies objecting: the meaning model may only ask about it."""
+    assert ObjectionDetector(_without(tmp_path, "negations", "negations_after"), language).check(text, language).objection
+    assert not detector(language).check(text, language).objection
+    assert detector(language).screen(text).denied
+
+
+@pytest.mark.parametrize("language, text", [
+    ("en", "Why don't you turn the AI off?"),
+    ("es", "No, apague la grabación."),  # a leading "no" answers: it negates nothing
+    ("es", "No, no quiero que grabe."),  # an intent that is itself a negation is said as it is
+    ("pt", "Não, desliga a gravação."),
+    ("it", "Non voglio che registri."),
+    ("fr", "Je refuse l'enregistrement."),
+    ("de", "Stoppen Sie die Aufnahme, nicht später, jetzt."),
+])
+def test_a_negation_elsewhere_in_the_clause_leaves_an_objection_standing(language: str, text: str) -> None:
+    assert detector(language).check(text, language).objection
+
+
+@pytest.mark.parametrize("language, text", [
+    ("en", "i dont wanna be recorded"),
+    ("pt", "nao quero q grave"),
+    ("it", "nn voglio ke registri"),
+    ("de", "ich will nich aufgenommen werden"),
+])
+def test_chat_shorthand_is_read_in_full(tmp_path: Path, language: str, text: str) -> None:
+    assert not ObjectionDetector(_without(tmp_path, "shorthand"), language).check(text, language).objection
+    assert detector(language).check(text, language).objection
+
+
+def test_bad_shorthand_names_the_key_and_the_fix(tmp_path: Path) -> None:
+    source = (DEFAULT_ANNOUNCEMENTS_DIR / "pt.toml").read_text(encoding="utf-8")
+    (tmp_path / "pt.toml").write_text(source.replace('shorthand = { q = "que",', 'shorthand = { "q q" = "que",'),
+                                      encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"objection\.shorthand .*Fix:"):
+        load_rules(tmp_path, "pt")
 
 
 def test_an_objection_in_another_language_than_the_session_is_still_heard() -> None:
