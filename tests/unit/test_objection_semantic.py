@@ -101,13 +101,14 @@ def test_a_short_objection_no_rule_lists_is_asked_about_never_stopped() -> None:
 def test_an_objection_said_in_passing_in_a_long_turn_is_judged_on_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
     """Judged whole, a long turn about the week reads as no objection (p < consent.ask_instead_below), so
     the rule that found "switch that recording bot off" in it was doubted and only asked about. Judged
-    passage by passage too, it stops. Wording in no example file."""
+    passage by passage too, it stops. Wording in no example file. (Once the head had learned the seventh
+    development set's buried objections, the turn this test used before read as one judged whole too.)"""
     from bot.consent import objection
 
-    text = ("So on Monday the boiler broke again and the landlord took three days to send someone, which meant "
-            "cold showers all week, and my daughter had her school play on Wednesday, she was a tree, she was "
-            "brilliant, oh, switch that recording bot off please, and then Thursday my mum rang about Christmas "
-            "plans and I just could not face it, I let it go to voicemail.")
+    text = ("The garden centre was packed on Saturday and we queued for ages for the tomato plants, then my "
+            "brother came round with the kids and we had a barbecue that went on till late, the little one fell "
+            "asleep on the sofa, by the way switch the transcription bot off, and on Sunday we drove to the coast "
+            "and had chips on the pier even though it was freezing.")
     checked = guard("en")
     assert checked.detector.check(text, "en").objection
     monkeypatch.setattr(objection, "PASSAGES_FROM_WORDS", 10**6)
