@@ -55,7 +55,8 @@ class Wording:
         clause = match.string
         if self.negated_after is not None and self.negated_after.search(clause[match.end():]):
             return False
-        if self.negated_before is None or self.starts_negated.match(match.group()):  # type: ignore[union-attr]
+        # At its place in the clause, so that a negation's own look-behind ("no" after a word) applies.
+        if self.negated_before is None or self.starts_negated.match(clause, match.start()):  # type: ignore[union-attr]
             return True
         return not self.negated_before.search(clause[:match.start()])
 
