@@ -309,6 +309,7 @@ class ObjectionDetector:
                         return Decision(True, rules.language, f"answer: {pattern.pattern}", bare=True), False, False
                     # "Is that OK with you?" → "No." refuses; "Do you mind?" → "No." accepts: ask.
                     return Decision(False, rules.language, f"ambiguous answer: {pattern.pattern}", unsure=True), False, False
+        said = unicodedata.normalize("NFC", text).lower().translate(_APOSTROPHES)  # with its commas (wording.py)
         cautious = self.sensitivity == "cautious"
         patterns = rules.patterns + (rules.cautious_patterns if cautious else ())
         intents = rules.intents + (rules.cautious_intents if cautious else ())
@@ -319,7 +320,7 @@ class ObjectionDetector:
             denies = any(d.search(clause) for d in rules.denials)
             for pattern in rules.not_objection:
                 clause = pattern.sub(" | ", clause)
-            pattern = rules.wording.first_meant(patterns, clause)
+            pattern = rules.wording.first_meant(patterns, clause, said)
             if pattern is not None:
                 return Decision(True, rules.language, pattern.pattern, denied=denies), False, False
             # With the semantic signal the announcement model judges such moments (check()); the
@@ -330,11 +331,11 @@ class ObjectionDetector:
             target = next((t for t in rules.targets if t.search(clause)), None)
             names_target = names_target or target is not None
             if target is not None and not denies and not accepts:
-                intent = rules.wording.first_meant(intents, clause)
+                intent = rules.wording.first_meant(intents, clause, said)
                 if intent is not None:
                     return Decision(True, rules.language, f"cue: {target.pattern} + {intent.pattern}"), False, False
                 # "I don't object to the AI", "no me opongo a la transcripción": a denial in other words.
-                denies = rules.wording.negated(patterns + intents, clause)
+                denies = rules.wording.negated(patterns + intents, clause, said)
             if target is not None and not denies:
                 denied = False
         return Decision(False, rules.language), names_target, names_target and denied

@@ -146,6 +146,7 @@ def test_an_objection_word_said_negated_is_not_an_objection(tmp_path: Path, lang
 
 @pytest.mark.parametrize("language, text", [
     ("en", "Why don't you turn the AI off?"),
+    ("en", "I really don't, stop the AI."),  # a negation set apart by a comma answers
     ("es", "No, apague la grabación."),  # a leading "no" answers: it negates nothing
     ("es", "No, no quiero que grabe."),  # an intent that is itself a negation is said as it is
     ("es", "Ya le dije que no, no quiero que grabe."),
