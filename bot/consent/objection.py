@@ -309,7 +309,7 @@ class ObjectionDetector:
                         return Decision(True, rules.language, f"answer: {pattern.pattern}", bare=True), False, False
                     # "Is that OK with you?" → "No." refuses; "Do you mind?" → "No." accepts: ask.
                     return Decision(False, rules.language, f"ambiguous answer: {pattern.pattern}", unsure=True), False, False
-        said = unicodedata.normalize("NFC", text).lower().translate(_APOSTROPHES)  # with its commas (wording.py)
+        said = rules.wording.expand(unicodedata.normalize("NFC", text).lower().translate(_APOSTROPHES))  # with its commas
         cautious = self.sensitivity == "cautious"
         patterns = rules.patterns + (rules.cautious_patterns if cautious else ())
         intents = rules.intents + (rules.cautious_intents if cautious else ())
@@ -346,7 +346,8 @@ _PASSAGE_BREAK = re.compile(r"(?<=[.;:!?,])\s+|\s+[-–—]+\s+")
 
 
 def _clauses(text: str, rules: ObjectionRules) -> list[str]:
-    pieces = _CLAUSE_PUNCTUATION.split(unicodedata.normalize("NFC", text).lower() + " ")
+    written = rules.wording.split_answers(rules.wording.expand(unicodedata.normalize("NFC", text).lower()))
+    pieces = _CLAUSE_PUNCTUATION.split(written + " ")
     clauses: list[str] = []
     for piece in pieces:
         normalized = rules.wording.expand(normalize(piece))

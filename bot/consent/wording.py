@@ -13,7 +13,8 @@ Two things a regular expression over normalised text gets wrong on its own:
   (French "pas"), is not meant. A match that itself begins with a negation ("don't want", "no
   quiero", "non voglio") is the objection, whatever comes before it: "no, no quiero que grabe". A
   negation the written utterance sets apart with a comma answers rather than negates ("I really
-  don't, stop the AI"; the clause itself has lost its punctuation).
+  don't, stop the AI"; the clause itself has lost its punctuation), and a comma after a negation
+  ends a clause ("Eu disse que não, desliga a IA" is not the acceptance "não desliga").
   A clause naming a target whose only objection words are negated denies objecting, as the
   `denials` do: what the meaning model finds there is asked about, never stopped on (it read "Que
   quede claro que no me opongo a la transcripción" as an objection, p = 0.988).
@@ -26,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 _WORD = re.compile(r"[\w']+")
+_LOOKAROUND = re.compile(r"\(\?<?[=!][^()]*\)")
 
 
 @dataclass(frozen=True)
@@ -34,49 +36,83 @@ class Wording:
     negated_before: re.Pattern[str] | None = None  # a negation ending where the match begins
     negated_after: re.Pattern[str] | None = None  # a negation starting where the match ends
     starts_negated: re.Pattern[str] | None = None  # the match itself begins with a negation
+    holds_negation: re.Pattern[str] | None = None  # the match holds the negation's second half ("veux plus")
+    answer: re.Pattern[str] | None = None  # a negation followed by a comma: "No, apague…", "não, desliga…"
 
     @classmethod
     def build(cls, shorthand: dict[str, str], before: Iterable[str], after: Iterable[str]) -> Wording:
         before, after = list(before), list(after)
-        alternatives = "|".join(f"(?:{b})" for b in before)
+        ahead = "|".join(f"(?:{b})" for b in before)
+        behind = "|".join(f"(?:{a})" for a in after)
         return cls(
             shorthand=dict(shorthand),
-            negated_before=re.compile(rf"(?<!\w)(?:{alternatives})\s+$") if before else None,
-            negated_after=re.compile(rf"^\s+(?:{'|'.join(f'(?:{a})' for a in after)})(?!\w)") if after else None,
-            starts_negated=re.compile(rf"(?:{alternatives})(?!\w)") if before else None,
+            negated_before=re.compile(rf"(?<!\w)(?:{ahead})\s+$") if before else None,
+            negated_after=re.compile(rf"^\s+(?:{behind})(?!\w)") if after else None,
+            # An elided negation ("n'enregistrez") ends in its apostrophe, inside the word.
+            starts_negated=re.compile(rf"(?:{ahead})(?:(?!\w)|(?<='))") if before else None,
+            holds_negation=re.compile(rf"(?<!\w)(?:{behind})(?!\w)") if after else None,
+            # Wherever it stands: a comma after it makes it an answer, even at the start of an utterance.
+            answer=re.compile(rf"(?<!\w)((?:{_LOOKAROUND.sub('', ahead)}))\s*,\s") if before else None,
         )
 
-    def expand(self, clause: str) -> str:
-        """The normalised clause with its chat shorthand written out."""
+    def split_answers(self, text: str) -> str:
+        """The written text with a sentence end after each negation that a comma sets apart ("não,
+        desliga a IA" → "não. desliga a IA"): the answer and what follows are separate clauses, so no
+        look-alike rule or acceptance ("não desliga") reads the two as one."""
+        return self.answer.sub(r"\1. ", text) if self.answer is not None else text
+
+    def expand(self, text: str) -> str:
+        """The text with its chat shorthand written out (whole words; punctuation kept)."""
         if not self.shorthand:
-            return clause
-        return _WORD.sub(lambda word: self.shorthand.get(word.group(), word.group()), clause)
+            return text
+        return _WORD.sub(lambda word: self.shorthand.get(word.group(), word.group()), text)
 
     def meant(self, match: re.Match[str], said: str = "") -> bool:
         """Whether a match in a clause is said, not negated ("I don't object", "je refuse pas").
-        `said`: the utterance as written, lower case, whose punctuation the clause has lost: a negation
-        followed by a comma there answers rather than negates ("I really don't, stop the AI")."""
+        `said`: the utterance as written (lower case, shorthand expanded), whose punctuation the clause
+        has lost. A negation set apart from the match by punctuation answers rather than negates ("I
+        really don't, stop the AI"; "Arrêtez, pas envie d'être enregistrée"), and a negated request in a
+        question is a suggestion ("Why not stop the recording?", "¿Por qué no apaga la grabación?")."""
         clause = match.string
-        if self.negated_after is not None and self.negated_after.search(clause[match.end():]):
-            return False
-        # At its place in the clause, so that a negation's own look-behind ("no" after a word) applies.
-        if self.negated_before is None or self.starts_negated.match(clause, match.start()):  # type: ignore[union-attr]
+        # At its place in the clause, so that a negation's own look-behind ("no" after a word) applies;
+        # "Ne m'enregistrez plus" is itself the negation its "plus" completes.
+        if self.starts_negated is not None and self.starts_negated.match(clause, match.start()):
             return True
+        first, last = match.group().split()[0], match.group().split()[-1]
+        if self.negated_after is not None:
+            after = self.negated_after.search(clause[match.end():])
+            if after is not None and not _set_apart(said, last, after.group().split()[0]) \
+                    and not _asked(said, last, after.group().split()[0]):
+                return False
+        if self.negated_before is None:
+            return True
+        if self.holds_negation is not None and self.holds_negation.search(match.group()):
+            return True  # "je ne veux plus être enregistré": the match is the whole negation
         negation = self.negated_before.search(clause[:match.start()])
-        return negation is None or _set_apart(said, negation.group().split()[-1], match.group().split()[0])
+        if negation is None:
+            return True
+        word = negation.group().split()[-1]
+        return _set_apart(said, word, first) or _asked(said, word, first)
 
     def first_meant(self, patterns: Iterable[re.Pattern[str]], clause: str, said: str = "") -> re.Pattern[str] | None:
         """The first pattern with a match in the clause that is not negated."""
         return next((p for p in patterns if any(self.meant(m, said) for m in p.finditer(clause))), None)
 
     def negated(self, patterns: Iterable[re.Pattern[str]], clause: str, said: str = "") -> bool:
-        """Whether a pattern matches in the clause only as negated: the clause denies objecting."""
+        """Whether any pattern has a negated match in the clause (called once no match there is meant:
+        the clause then denies objecting)."""
         return any(not self.meant(m, said) for p in patterns for m in p.finditer(clause))
 
 
-def _set_apart(said: str, negation: str, word: str) -> bool:
-    """The written utterance has punctuation between the negation and the next word."""
-    return re.search(rf"(?<!\w){re.escape(negation)}\s*[,;:–—-]+\s*{re.escape(word)}(?!\w)", said) is not None
+def _set_apart(said: str, before: str, after: str) -> bool:
+    """The written utterance has punctuation between these two neighbouring words."""
+    return re.search(rf"(?<!\w){re.escape(before)}(?:\s*[^\w\s])+\s*{re.escape(after)}(?!\w)", said) is not None
+
+
+def _asked(said: str, before: str, after: str) -> bool:
+    """The two neighbouring words stand in a question: the next sentence end after them is "?"."""
+    found = re.search(rf"(?<!\w){re.escape(before)}\W+{re.escape(after)}(?!\w)[^.!?]*([.!?]|$)", said)
+    return found is not None and found.group(1) == "?"
 
 
 PLAIN = Wording()

@@ -154,6 +154,20 @@ def test_an_objection_word_said_negated_is_not_an_objection(tmp_path: Path, lang
     ("it", "Non voglio che registri."),
     ("fr", "Je refuse l'enregistrement."),
     ("de", "Stoppen Sie die Aufnahme, nicht später, jetzt."),
+    # Found by review: each stopped before negations were read, and must still.
+    ("fr", "Ne m'enregistrez plus."),  # the intent is itself the negation its "plus" completes
+    ("fr", "Je ne veux plus être enregistré."),
+    ("fr", "Arrêtez, pas envie d'être enregistrée."),  # punctuation sets the negation apart
+    ("en", "i really dont, stop the ai"),  # shorthand expanded in the written text too
+    ("en", "I really don't… stop the AI"),
+    ("es", "Le dije que no, ¡apague la grabación!"),
+    ("pt", "Eu disse que não, desliga a IA."),  # a negation's comma ends the clause: not "não desliga"
+    ("pt", "eu disse q n, desliga a IA"),
+    ("en", "Why not stop the recording?"),  # a negated request in a question is a suggestion
+    ("es", "¿Por qué no apaga la grabación?"),
+    ("pt", "Por que você não desliga a gravação?"),
+    ("it", "Perché non spegni l'IA?"),
+    ("de", "Können Sie die Aufnahme nicht stoppen?"),
 ])
 def test_a_negation_elsewhere_in_the_clause_leaves_an_objection_standing(language: str, text: str) -> None:
     assert detector(language).check(text, language).objection
