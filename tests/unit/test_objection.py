@@ -154,7 +154,8 @@ def test_an_objection_word_said_negated_is_not_an_objection(tmp_path: Path, lang
     ("it", "Non voglio che registri."),
     ("fr", "Je refuse l'enregistrement."),
     ("de", "Stoppen Sie die Aufnahme, nicht später, jetzt."),
-    # Found by review: each stopped before negations were read, and must still.
+    # Found by review: each stopped before negations were read and must still, except "Eu disse que não,
+    # desliga a IA", which never did (the acceptance "não desliga" read across its comma).
     ("fr", "Ne m'enregistrez plus."),  # the intent is itself the negation its "plus" completes
     ("fr", "Je ne veux plus être enregistré."),
     ("fr", "Arrêtez, pas envie d'être enregistrée."),  # punctuation sets the negation apart
