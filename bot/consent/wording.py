@@ -78,7 +78,10 @@ class Wording:
         # "Ne m'enregistrez plus" is itself the negation its "plus" completes.
         if self.starts_negated is not None and self.starts_negated.match(clause, match.start()):
             return True
-        first, last = match.group().split()[0], match.group().split()[-1]
+        words = match.group().split()
+        if not words:  # a hand-edited rule that matches nothing at all: as before negation was read
+            return True
+        first, last = words[0], words[-1]
         if self.negated_after is not None:
             after = self.negated_after.search(clause[match.end():])
             if after is not None and not _set_apart(said, last, after.group().split()[0]) \
